@@ -1,0 +1,121 @@
+//! The command line: global flags that override the configuration, and the
+//! subcommands.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::settings::{MqttOverride, Overrides};
+
+/// CoHealth: a self-hosted health hub.
+#[derive(Debug, Parser)]
+#[command(name = "cohealth", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML); every key is documented in config/cohealth.toml.
+    #[arg(long, global = true, env = "COHEALTH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and other state [default: ./data].
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// Address the portal listens on [default: 127.0.0.1:8080].
+    #[arg(long, global = true)]
+    pub listen: Option<SocketAddr>,
+    /// MQTT broker URL, mqtt:// or mqtts:// [default: mqtt://127.0.0.1:1883].
+    #[arg(long, global = true)]
+    pub mqtt: Option<String>,
+    /// Database URL: a SQLite file path or postgres://… [default: <data-dir>/cohealth.db].
+    #[arg(long, global = true)]
+    pub database: Option<String>,
+    /// Log filter, e.g. `info` or `cohealth_ingest=debug`.
+    #[arg(long, global = true)]
+    pub log: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon and the portal in one process (the home-hub default).
+    Serve,
+    /// Run only the daemon (ingest, rules).
+    Daemon,
+    /// Run only the portal.
+    Portal,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load and validate the configuration, print it (secrets hidden) and exit.
+    CheckConfig,
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage devices and claims.
+    #[command(subcommand)]
+    Device(DeviceCommand),
+    /// Inspect messages that could not be decoded.
+    #[command(subcommand)]
+    Deadletters(DeadLetterCommand),
+}
+
+/// `cohealth user …`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account; the password is read from stdin or a prompt, never argv.
+    Add {
+        /// Email address (also a sign-in name).
+        email: String,
+        /// Optional user name for signing in.
+        #[arg(long)]
+        username: Option<String>,
+        /// Name shown in the portal [default: the part of the email before @].
+        #[arg(long)]
+        name: Option<String>,
+        /// IANA time zone for days and schedules.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+    },
+}
+
+/// `cohealth device …`.
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// List every device seen: id, name, model, last seen, battery, RSSI, claim.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Claim a device for a person (by email or user name).
+    Claim {
+        /// Device id, in any MAC spelling or as the source named it.
+        device: String,
+        /// Email or user name of the owner.
+        user: String,
+    },
+}
+
+/// `cohealth deadletters …`.
+#[derive(Debug, Subcommand)]
+pub enum DeadLetterCommand {
+    /// Show the newest dead letters.
+    List {
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+}
+
+impl Cli {
+    /// The flags as the top configuration layer.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            data_dir: self.data_dir.clone(),
+            listen: self.listen,
+            database: self.database.clone(),
+            log: self.log.clone(),
+            mqtt: self.mqtt.clone().map(|url| MqttOverride { url }),
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! The admin subcommands: short-lived, they open the store, act and exit.
+//! Their output is for people, so it goes to stdout as plain text or JSON.
+
+use std::io::{IsTerminal, Read, Write};
+
+use anyhow::{Context, bail};
+use cohealth_ingest::DeviceId;
+use cohealth_portal::auth::password::hash_password;
+use cohealth_store::{NewUser, Store};
+
+use crate::cli::{DeadLetterCommand, DeviceCommand, UserCommand};
+use crate::serve::open_store;
+use crate::settings::Settings;
+
+/// `cohealth migrate`.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    println!("database is up to date ({})", store.backend());
+    store.close().await;
+    Ok(())
+}
+
+/// `cohealth check-config`.
+pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
+    let text = toml::to_string_pretty(settings).context("rendering the configuration")?;
+    let hidden = if settings.mqtt.password.is_some() {
+        text.lines()
+            .map(|l| if l.starts_with("password = ") { "password = \"(hidden)\"" } else { l })
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        text
+    };
+    println!("{hidden}\nconfiguration is valid");
+    Ok(())
+}
+
+/// `cohealth user …`.
+pub async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
+    let UserCommand::Add { email, username, name, time_zone } = command;
+    if !email.contains('@') || email.trim().len() < 3 {
+        bail!("`{email}` is not an email address");
+    }
+    let password = read_password()?;
+    if password.chars().count() < 12 {
+        bail!("the password must have at least 12 characters");
+    }
+    let hash = hash_password(&password)?;
+    let display = name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    let store = open_store(settings).await?;
+    let user = store
+        .add_user(
+            &NewUser {
+                email: &email,
+                username: username.as_deref(),
+                display_name: &display,
+                password_hash: &hash,
+                time_zone: &time_zone,
+            },
+            now_ms(),
+        )
+        .await?;
+    println!("created {} ({})", user.email, user.role.as_str());
+    store.close().await;
+    Ok(())
+}
+
+/// Reads a password from a prompt on a terminal, else the first line of stdin.
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Again: ")?;
+        if first != again {
+            bail!("the passwords differ");
+        }
+        return Ok(first);
+    }
+    let mut text = String::new();
+    std::io::stdin().read_to_string(&mut text).context("reading the password from stdin")?;
+    Ok(text.lines().next().unwrap_or_default().to_owned())
+}
+
+/// `cohealth device …`.
+pub async fn device(settings: &Settings, command: DeviceCommand) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    match command {
+        DeviceCommand::List { json } => list_devices(&store, json).await?,
+        DeviceCommand::Claim { device, user } => {
+            let moved = claim(&store, &device, &user).await?;
+            println!("claimed {device} for {user}; {moved} waiting samples moved");
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn list_devices(store: &Store, json: bool) -> anyhow::Result<()> {
+    let devices = store.list_devices().await?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &devices)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "{:<20} {:<18} {:<22} {:<20} {:>7} {:>5}  claimed", "id", "name", "model", "last seen (UTC)", "battery", "rssi")?;
+    for d in devices {
+        let seen = chrono::DateTime::from_timestamp_millis(d.last_seen_ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        let battery = d.battery.map(|b| format!("{b:.0}%")).unwrap_or_else(|| "-".into());
+        let rssi = d.rssi.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
+        let claimed = match d.person_id {
+            Some(p) => format!("yes (person {p})"),
+            None => format!("no ({} waiting)", d.pending),
+        };
+        writeln!(
+            out,
+            "{:<20} {:<18} {:<22} {:<20} {:>7} {:>5}  {claimed}",
+            d.id,
+            d.name.unwrap_or_else(|| "-".into()),
+            d.model.unwrap_or_else(|| "-".into()),
+            seen,
+            battery,
+            rssi,
+        )?;
+    }
+    Ok(())
+}
+
+async fn claim(store: &Store, device: &str, user: &str) -> anyhow::Result<u64> {
+    let id = DeviceId::parse(device).with_context(|| format!("`{device}` is not a device id"))?;
+    let owner = store
+        .user_by_login(user)
+        .await?
+        .with_context(|| format!("no account `{user}`"))?;
+    Ok(store.claim_device(id.as_str(), owner.person_id, now_ms()).await?.moved)
+}
+
+/// Applies `[[claims]]` from the configuration at start.
+pub async fn apply_config_claims(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    for c in &settings.claims {
+        claim(store, &c.device, &c.user)
+            .await
+            .with_context(|| format!("claiming {} from the configuration", c.device))?;
+    }
+    Ok(())
+}
+
+/// `cohealth deadletters …`.
+pub async fn deadletters(settings: &Settings, command: DeadLetterCommand) -> anyhow::Result<()> {
+    let DeadLetterCommand::List { limit } = command;
+    let store = open_store(settings).await?;
+    let mut out = std::io::stdout().lock();
+    for d in store.list_dead_letters(limit).await? {
+        let at = chrono::DateTime::from_timestamp_millis(d.received_ms)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
+        writeln!(out, "{at}  {}  ({} bytes)  {}", d.topic, d.payload_len, d.error)?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

@@ -1,0 +1,75 @@
+//! `cohealth`: the daemon, the portal and the admin tools in one binary.
+//!
+//! # Layout
+//! - `cli`: flags and subcommands.
+//! - `settings`: the layered configuration.
+//! - `serve`: wiring and the one shutdown path.
+//! - `commands`: the admin subcommands (`user`, `device`, `deadletters`, …).
+
+mod cli;
+mod commands;
+mod serve;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+use crate::settings::Settings;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref(), &cli.overrides()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cohealth: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings.log);
+    // One TLS crypto provider for the whole process (ring), chosen before any
+    // connection: see ARCHITECTURE.md, "TLS".
+    let _ = rustls::crypto::ring::default_provider().install_default();
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cohealth: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "cohealth failed");
+            eprintln!("cohealth: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve => serve::run(settings, serve::Parts::BOTH).await,
+        Command::Daemon => serve::run(settings, serve::Parts::DAEMON).await,
+        Command::Portal => serve::run(settings, serve::Parts::PORTAL).await,
+        Command::Migrate => commands::migrate(&settings).await,
+        Command::CheckConfig => commands::check_config(&settings),
+        Command::User(c) => commands::user(&settings, c).await,
+        Command::Device(c) => commands::device(&settings, c).await,
+        Command::Deadletters(c) => commands::deadletters(&settings, c).await,
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+fn init_logging(filter: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

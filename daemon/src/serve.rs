@@ -1,0 +1,207 @@
+//! Wiring the long-running parts together, and the one shutdown path.
+//!
+//! SIGTERM or SIGINT stops ingest first (the batch in hand is committed and acked),
+//! then the portal finishes its requests, then the store closes.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context;
+use cohealth_ingest::mqtt::{self, Batch, MqttSettings, Sink};
+use cohealth_ingest::stats::IngestStats;
+use cohealth_store::{Limits, Store};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::settings::Settings;
+
+/// Which parts a process runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Parts {
+    daemon: bool,
+    portal: bool,
+}
+
+impl Parts {
+    /// Daemon and portal together (`serve`).
+    pub const BOTH: Parts = Parts { daemon: true, portal: true };
+    /// Only the daemon.
+    pub const DAEMON: Parts = Parts { daemon: true, portal: false };
+    /// Only the portal.
+    pub const PORTAL: Parts = Parts { daemon: false, portal: true };
+}
+
+/// Opens the store with the configured limits.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let limits = Limits {
+        pending_ttl_ms: settings.pending.ttl_seconds.saturating_mul(1000),
+        pending_max: settings.pending.max_samples,
+        ..Limits::default()
+    };
+    Store::open(&settings.database_url(), limits)
+        .await
+        .context("opening the store")
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
+    let store = open_store(&settings).await?;
+    info!(store.backend = store.backend(), "store ready");
+    crate::commands::apply_config_claims(&store, &settings).await?;
+    let stats = Arc::new(IngestStats::default());
+
+    let portal_stop = CancellationToken::new();
+    let portal = if parts.portal {
+        Some(start_portal(&settings, &store, &stats, portal_stop.clone()).await?)
+    } else {
+        None
+    };
+
+    let ingest_stop = CancellationToken::new();
+    let mut ingest = Vec::new();
+    if parts.daemon {
+        ingest.push(tokio::spawn(housekeeping(store.clone(), stats.clone(), ingest_stop.clone())));
+        if settings.mqtt.enabled {
+            ingest.push(start_mqtt(&settings, &store, &stats, ingest_stop.clone())?);
+        } else {
+            info!("MQTT ingest is disabled in the configuration");
+        }
+    }
+
+    wait_for_signal().await;
+    info!("shutting down: ingest first");
+    ingest_stop.cancel();
+    for task in ingest {
+        let _ = task.await;
+    }
+    portal_stop.cancel();
+    if let Some(task) = portal {
+        let _ = task.await;
+    }
+    store.close().await;
+    info!("stopped");
+    Ok(())
+}
+
+async fn start_portal(
+    settings: &Settings,
+    store: &Store,
+    stats: &Arc<IngestStats>,
+    stop: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    info!(portal.address = %address, "portal listening");
+    let state = cohealth_portal::AppState {
+        store: store.clone(),
+        stats: stats.clone(),
+    };
+    let app = cohealth_portal::router(state);
+    Ok(tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        if let Err(e) = served {
+            warn!(error = %e, "portal stopped with an error");
+        }
+    }))
+}
+
+fn start_mqtt(
+    settings: &Settings,
+    store: &Store,
+    stats: &Arc<IngestStats>,
+    stop: CancellationToken,
+) -> anyhow::Result<JoinHandle<()>> {
+    let m = &settings.mqtt;
+    let mqtt_settings = MqttSettings {
+        url: m.url.clone(),
+        client_id: m.client_id.clone(),
+        username: m.username.clone(),
+        password: m.password.as_ref().map(|p| p.expose().to_owned()),
+        ca_file: m.ca_file.clone(),
+        keep_alive: Duration::from_secs(m.keep_alive_seconds.max(5)),
+        batch_max: m.batch_max,
+        linger: Duration::from_millis(m.linger_ms),
+        routes: m.topics.clone(),
+    };
+    let sink = Arc::new(StoreSink {
+        store: store.clone(),
+        stats: stats.clone(),
+    });
+    let stats = stats.clone();
+    info!(mqtt.url = %m.url, mqtt.client_id = %m.client_id, "MQTT ingest starting");
+    Ok(tokio::spawn(async move {
+        if let Err(e) = mqtt::run(mqtt_settings, sink, stats, stop).await {
+            tracing::error!(error = %e, "MQTT ingest cannot run");
+        }
+    }))
+}
+
+/// The store as the MQTT source's sink, keeping the counters.
+pub struct StoreSink {
+    /// Where batches go.
+    pub store: Store,
+    /// Counters to update.
+    pub stats: Arc<IngestStats>,
+}
+
+impl Sink for StoreSink {
+    async fn commit(&self, batch: &Batch) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let report = self.store.commit_batch(batch).await?;
+        let s = &self.stats;
+        IngestStats::add(&s.samples_written, report.written + report.pending);
+        IngestStats::add(&s.duplicates, report.duplicates);
+        IngestStats::add(&s.rejected_values, report.rejected);
+        IngestStats::add(&s.pending_evicted, report.evicted);
+        if let Some(newest) = report.newest_ms {
+            let lag = (mqtt::now_ms() - newest).max(0) as u64;
+            s.lag_ms.store(lag, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// Expires the pending area once a minute.
+async fn housekeeping(store: Store, stats: Arc<IngestStats>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        match store.expire_pending(mqtt::now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => {
+                IngestStats::add(&stats.pending_expired, n);
+                info!(pending.expired = n, "expired unclaimed devices' samples");
+            }
+            Err(e) => warn!(error = %e, "could not expire the pending area"),
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops cohealth");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,257 @@
+//! One typed settings tree: defaults → `cohealth.toml` → `COHEALTH_*` environment →
+//! command-line flags. Unknown keys are errors that name the key, so a typo never
+//! silently falls back to a default. Every key is documented in
+//! `config/cohealth.toml`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use cohealth_ingest::topics::{Route, default_routes};
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Where the SQLite database and other state live.
+    pub data_dir: PathBuf,
+    /// Address the portal listens on.
+    pub listen: SocketAddr,
+    /// Database URL; empty means SQLite at `<data_dir>/cohealth.db`.
+    pub database: String,
+    /// Log filter (`info`, `cohealth=debug`, …); `RUST_LOG` wins when set.
+    pub log: String,
+    /// The MQTT source.
+    pub mqtt: MqttSection,
+    /// The pending area for unclaimed devices.
+    pub pending: PendingSection,
+    /// Devices to claim at start (the store is the truth afterwards).
+    pub claims: Vec<ClaimSection>,
+}
+
+/// `[mqtt]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttSection {
+    /// Whether to connect at all.
+    pub enabled: bool,
+    /// `mqtt://host:port` or `mqtts://host:port`.
+    pub url: String,
+    /// Client id; the broker keeps our persistent session under it.
+    pub client_id: String,
+    /// User name.
+    pub username: Option<String>,
+    /// Password (prefer `password_file`).
+    pub password: Option<Secret>,
+    /// File holding the password (for systemd credentials).
+    pub password_file: Option<PathBuf>,
+    /// Extra CA certificate (PEM) for `mqtts://`.
+    pub ca_file: Option<PathBuf>,
+    /// Keep-alive interval, seconds.
+    pub keep_alive_seconds: u64,
+    /// Most messages per commit.
+    pub batch_max: usize,
+    /// Longest wait for a batch to fill, milliseconds.
+    pub linger_ms: u64,
+    /// Topic filters and their decoders.
+    pub topics: Vec<Route>,
+}
+
+/// `[pending]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PendingSection {
+    /// How long unclaimed devices' samples wait, seconds.
+    pub ttl_seconds: i64,
+    /// Most samples waiting; the oldest are evicted first.
+    pub max_samples: i64,
+}
+
+/// One `[[claims]]` entry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClaimSection {
+    /// Device id in any MAC spelling, or a non-BLE id.
+    pub device: String,
+    /// Email or user name of the person who owns it.
+    pub user: String,
+}
+
+/// A string that never appears in logs or debug output.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            data_dir: PathBuf::from("./data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database: String::new(),
+            log: "info".into(),
+            mqtt: MqttSection::default(),
+            pending: PendingSection::default(),
+            claims: Vec::new(),
+        }
+    }
+}
+
+impl Default for MqttSection {
+    fn default() -> Self {
+        MqttSection {
+            enabled: true,
+            url: "mqtt://127.0.0.1:1883".into(),
+            client_id: "cohealth".into(),
+            username: None,
+            password: None,
+            password_file: None,
+            ca_file: None,
+            keep_alive_seconds: 30,
+            batch_max: 1000,
+            linger_ms: 20,
+            topics: default_routes(),
+        }
+    }
+}
+
+impl Default for PendingSection {
+    fn default() -> Self {
+        PendingSection {
+            ttl_seconds: 24 * 3600,
+            max_samples: 200_000,
+        }
+    }
+}
+
+/// Flags that override every other layer when given.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// `--database`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// `--log`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+    /// `--mqtt` (nested as `mqtt.url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mqtt: Option<MqttOverride>,
+}
+
+/// The `[mqtt]` part of [`Overrides`].
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct MqttOverride {
+    /// `--mqtt`.
+    pub url: String,
+}
+
+impl Settings {
+    /// Loads the layers; `config` is the TOML file, if any.
+    pub fn load(config: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Settings> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config {
+            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        let settings: Settings = figment
+            .merge(Env::prefixed("COHEALTH_").split("__").ignore(&["config"]))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| anyhow::anyhow!("{}", figment_message(e)))?;
+        settings.resolve_secrets()
+    }
+
+    /// Reads `*_file` secrets so the rest of the program sees one value.
+    fn resolve_secrets(mut self) -> anyhow::Result<Settings> {
+        if let Some(path) = &self.mqtt.password_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading mqtt.password_file {}", path.display()))?;
+            self.mqtt.password = Some(Secret(text.trim_end_matches(['\r', '\n']).to_owned()));
+        }
+        Ok(self)
+    }
+
+    /// The database URL, defaulting to SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.is_empty() {
+            self.data_dir.join("cohealth.db").display().to_string()
+        } else {
+            self.database.clone()
+        }
+    }
+}
+
+/// Joins figment's errors into lines that name the offending key.
+fn figment_message(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let key = e.path.join(".");
+            if key.is_empty() {
+                format!("configuration: {}", e.kind)
+            } else {
+                format!("configuration key `{key}`: {}", e.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "listen = \"127.0.0.1:9\"\n[mqtt]\nurll = \"x\"\n")?;
+            let err = Settings::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("urll"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn layers_apply_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "listen = \"127.0.0.1:9\"\nlog = \"debug\"\n[mqtt]\nurl = \"mqtt://file\"\n")?;
+            jail.set_env("COHEALTH_LOG", "warn");
+            jail.set_env("COHEALTH_MQTT__CLIENT_ID", "from-env");
+            jail.create_file("pw", "s3cret\n")?;
+            jail.set_env("COHEALTH_MQTT__PASSWORD_FILE", "pw");
+            let flags = Overrides {
+                mqtt: Some(MqttOverride { url: "mqtt://flag".into() }),
+                ..Overrides::default()
+            };
+            let s = Settings::load(Some(Path::new("c.toml")), &flags).unwrap();
+            assert_eq!(s.listen.port(), 9);
+            assert_eq!(s.log, "warn");
+            assert_eq!(s.mqtt.client_id, "from-env");
+            assert_eq!(s.mqtt.url, "mqtt://flag");
+            assert_eq!(s.mqtt.password.as_ref().unwrap().expose(), "s3cret");
+            assert!(!format!("{s:?}").contains("s3cret"));
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,61 @@
+//! Password hashing with argon2id at OWASP's current parameters
+//! (19 MiB memory, 2 iterations, 1 lane), which are the `argon2` crate's defaults.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Argon2, Params};
+
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    /// The hashing library failed (bad stored hash, or no randomness).
+    #[error("password hashing: {0}")]
+    Hash(String),
+}
+
+/// Hashes `password` into a PHC string with a fresh random salt.
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+}
+
+/// Checks `password` against a stored PHC hash.
+pub fn verify_password(password: &str, stored: &str) -> Result<bool, PasswordError> {
+    let parsed = PasswordHash::new(stored).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    Ok(Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok())
+}
+
+/// Whether a stored hash used other parameters than today's and should be redone.
+pub fn needs_rehash(stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return true;
+    };
+    let current = Params::default();
+    let param = |name: &str| parsed.params.get_decimal(name);
+    parsed.algorithm.as_str() != "argon2id"
+        || param("m") != Some(current.m_cost())
+        || param("t") != Some(current.t_cost())
+        || param("p") != Some(current.p_cost())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_and_verify() {
+        let h = hash_password("correct horse battery staple").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse battery staple", &h).unwrap());
+        assert!(!verify_password("wrong", &h).unwrap());
+        assert!(!needs_rehash(&h));
+        let weak = "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHRzYWx0$Zm9vYmFyYmF6cXV4cXV1eA";
+        assert!(needs_rehash(weak));
+    }
+}

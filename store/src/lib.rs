@@ -1,0 +1,180 @@
+//! CoHealth's store: one API over SQLite (the embedded default) and PostgreSQL.
+//!
+//! # Layout
+//! - [`Store`]: opening, migrating, and the backend switch.
+//! - `ingest`: the durable, idempotent batch write the daemon acks after.
+//! - `rollup`: minute, hour and day aggregates kept as samples arrive.
+//! - `devices`, `people`, `query`, `deadletters`: the rest of the API.
+//!
+//! Every query is a runtime query written once in portable SQL with `$n` binds
+//! (SQLite accepts them too); a macro runs it against whichever pool is open. The
+//! SQL dialects differ only in the migrations, kept per backend.
+
+mod counters;
+mod deadletters;
+mod devices;
+mod ingest;
+mod metrics;
+mod migrate;
+mod people;
+mod query;
+mod rollup;
+mod tx;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+
+pub use deadletters::DeadLetterRow;
+pub use devices::{ClaimOutcome, DeviceRow};
+pub use ingest::CommitReport;
+pub use metrics::{metric_from_id, metric_id};
+pub use people::{NewUser, Person, Role, UserRow};
+pub use query::{Bucket, SampleRow, SeriesPoint};
+pub use rollup::{Agg, RawPoint, day_start, local_days, minute_aggregates};
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed a statement.
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    /// A migration failed.
+    #[error("migration {version}: {source}")]
+    Migration {
+        /// The migration's number.
+        version: i64,
+        /// The database error.
+        source: sqlx::Error,
+    },
+    /// The database URL is neither a file path, `sqlite:` nor `postgres://`.
+    #[error("unsupported database URL `{0}`: use a file path, sqlite://… or postgres://…")]
+    Url(String),
+    /// A named record does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A unique value (email, username) is taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// A value is not acceptable (bad time zone, bad id).
+    #[error("invalid {0}")]
+    Invalid(String),
+}
+
+/// Shorthand for store results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Clone, Debug)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs one body against whichever pool is open; `$p` is bound to the pool.
+macro_rules! on_pool {
+    ($store:expr, $p:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($p) => $body,
+            $crate::Pool::Postgres($p) => $body,
+        }
+    };
+}
+pub(crate) use on_pool;
+
+/// The store handle; cheap to clone, shared by daemon and portal.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pub(crate) pool: Pool,
+    pub(crate) sources: Arc<Mutex<HashMap<(String, String, String), i64>>>,
+    pub(crate) limits: Limits,
+}
+
+/// Bounds on the pending area and dead letters.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// How long unclaimed devices' samples wait, ms.
+    pub pending_ttl_ms: i64,
+    /// Most samples the pending area holds; the oldest go first.
+    pub pending_max: i64,
+    /// Most dead letters kept; the oldest go first.
+    pub dead_letters_max: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            pending_ttl_ms: 24 * 3600 * 1000,
+            pending_max: 200_000,
+            dead_letters_max: 1000,
+        }
+    }
+}
+
+impl Store {
+    /// Opens the database at `url` and applies pending migrations.
+    ///
+    /// `url` is `postgres://…`, `sqlite://path`, or a plain file path (SQLite).
+    pub async fn open(url: &str, limits: Limits) -> Result<Store> {
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Pool::Postgres(pool)
+        } else {
+            Pool::Sqlite(open_sqlite(url).await?)
+        };
+        let store = Store {
+            pool,
+            sources: Arc::default(),
+            limits,
+        };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    /// Which backend is open: `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection, waiting for open transactions.
+    pub async fn close(&self) {
+        on_pool!(self, p => p.close().await)
+    }
+}
+
+/// SQLite in WAL mode with `synchronous=FULL`: a commit is on disk before we ack.
+async fn open_sqlite(url: &str) -> Result<SqlitePool> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    if path.contains("://") {
+        return Err(StoreError::Url(url.to_owned()));
+    }
+    if let Some(dir) = Path::new(path).parent()
+        && !dir.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+    }
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    Ok(SqlitePoolOptions::new()
+        .max_connections(4)
+        .connect_with(options)
+        .await?)
+}
