@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::Context;
 use cohealth_ingest::mqtt::{self, Batch, MqttSettings, Sink};
 use cohealth_ingest::stats::IngestStats;
-use cohealth_store::{Limits, Store};
+use cohealth_store::{LiveSample, Limits, Store};
+use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -51,10 +52,11 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
     info!(store.backend = store.backend(), "store ready");
     crate::commands::apply_config_claims(&store, &settings).await?;
     let stats = Arc::new(IngestStats::default());
+    let (live, _) = tokio::sync::broadcast::channel(1024);
 
     let portal_stop = CancellationToken::new();
     let portal = if parts.portal {
-        Some(start_portal(&settings, &store, &stats, portal_stop.clone()).await?)
+        Some(start_portal(&settings, &store, &stats, &live, portal_stop.clone()).await?)
     } else {
         None
     };
@@ -64,7 +66,7 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
     if parts.daemon {
         ingest.push(tokio::spawn(housekeeping(store.clone(), stats.clone(), ingest_stop.clone())));
         if settings.mqtt.enabled {
-            ingest.push(start_mqtt(&settings, &store, &stats, ingest_stop.clone())?);
+            ingest.push(start_mqtt(&settings, &store, &stats, &live, ingest_stop.clone())?);
         } else {
             info!("MQTT ingest is disabled in the configuration");
         }
@@ -89,6 +91,7 @@ async fn start_portal(
     settings: &Settings,
     store: &Store,
     stats: &Arc<IngestStats>,
+    live: &broadcast::Sender<LiveSample>,
     stop: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -99,6 +102,7 @@ async fn start_portal(
     let state = cohealth_portal::AppState {
         store: store.clone(),
         stats: stats.clone(),
+        live: live.clone(),
     };
     let app = cohealth_portal::router(state);
     Ok(tokio::spawn(async move {
@@ -115,6 +119,7 @@ fn start_mqtt(
     settings: &Settings,
     store: &Store,
     stats: &Arc<IngestStats>,
+    live: &broadcast::Sender<LiveSample>,
     stop: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let m = &settings.mqtt;
@@ -132,6 +137,7 @@ fn start_mqtt(
     let sink = Arc::new(StoreSink {
         store: store.clone(),
         stats: stats.clone(),
+        live: live.clone(),
     });
     let stats = stats.clone();
     info!(mqtt.url = %m.url, mqtt.client_id = %m.client_id, "MQTT ingest starting");
@@ -148,6 +154,8 @@ pub struct StoreSink {
     pub store: Store,
     /// Counters to update.
     pub stats: Arc<IngestStats>,
+    /// Where committed samples are announced for live pages.
+    pub live: broadcast::Sender<LiveSample>,
 }
 
 impl Sink for StoreSink {
@@ -161,6 +169,10 @@ impl Sink for StoreSink {
         if let Some(newest) = report.newest_ms {
             let lag = (mqtt::now_ms() - newest).max(0) as u64;
             s.lag_ms.store(lag, Ordering::Relaxed);
+        }
+        for sample in report.live {
+            // No subscriber (no open page) is the normal case, not an error.
+            let _ = self.live.send(sample);
         }
         Ok(())
     }

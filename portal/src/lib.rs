@@ -15,7 +15,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::routing::get;
 use cohealth_ingest::stats::IngestStats;
-use cohealth_store::Store;
+use cohealth_store::{LiveSample, Store};
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -24,6 +24,8 @@ pub struct AppState {
     pub store: Store,
     /// Ingest counters, shown at `/metrics`.
     pub stats: Arc<IngestStats>,
+    /// Samples as they are committed, for live pages (SSE).
+    pub live: tokio::sync::broadcast::Sender<LiveSample>,
 }
 
 /// Builds the portal's router.

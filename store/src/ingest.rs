@@ -18,7 +18,7 @@ use crate::tx::{Tx, on_tx};
 use crate::{Result, Store, rollup};
 
 /// What one batch commit did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CommitReport {
     /// Samples newly written (or corrected) for persons.
     pub written: u64,
@@ -34,6 +34,24 @@ pub struct CommitReport {
     pub evicted: u64,
     /// Newest sample instant in the batch, UTC ms.
     pub newest_ms: Option<i64>,
+    /// Persons' samples the batch wrote, for live views (at most [`LIVE_MAX`]).
+    pub live: Vec<LiveSample>,
+}
+
+/// Most samples a commit reports for live views; a bulk import shows up on reload.
+pub const LIVE_MAX: usize = 256;
+
+/// A sample just committed for a person, as live views announce it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct LiveSample {
+    /// Whose sample.
+    pub person_id: i64,
+    /// What was measured.
+    pub metric: Metric,
+    /// Instant, UTC ms.
+    pub ts_ms: i64,
+    /// Value in the metric's unit.
+    pub value: f64,
 }
 
 /// A sample on its way in, keyed by source.
@@ -83,6 +101,15 @@ impl Store {
             report.written += written;
             report.duplicates += rows.len() as u64 - written;
             rollup::refresh_rows(&mut tx, *person, rows).await?;
+            let room = LIVE_MAX.saturating_sub(report.live.len());
+            report.live.extend(rows.iter().rev().take(room).filter_map(|r| {
+                Some(LiveSample {
+                    person_id: *person,
+                    metric: crate::metrics::metric_from_id(r.metric_id)?,
+                    ts_ms: r.ts_ms,
+                    value: r.value,
+                })
+            }));
         }
         report.pending = insert_pending(&mut tx, &pending).await?;
         report.duplicates += pending.len() as u64 - report.pending;

@@ -32,7 +32,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use deadletters::DeadLetterRow;
 pub use devices::{ClaimOutcome, DeviceRow};
-pub use ingest::CommitReport;
+pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
 pub use metrics::{metric_from_id, metric_id};
 pub use people::{NewUser, Person, Role, UserRow};
 pub use query::{Bucket, SampleRow, SeriesPoint};
