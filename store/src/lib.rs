@@ -10,7 +10,9 @@
 //! (SQLite accepts them too); a macro runs it against whichever pool is open. The
 //! SQL dialects differ only in the migrations, kept per backend.
 
+mod bulk;
 mod counters;
+mod dashboard;
 mod deadletters;
 mod devices;
 mod ingest;
@@ -28,8 +30,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
+pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
 pub use devices::{ClaimOutcome, DeviceRow};
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
