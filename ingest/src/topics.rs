@@ -100,14 +100,8 @@ mod tests {
 
     #[test]
     fn wildcards() {
-        assert!(filter_matches(
-            "home/+/BTtoMQTT/+",
-            "home/gw1/BTtoMQTT/AABB"
-        ));
-        assert!(!filter_matches(
-            "home/+/BTtoMQTT/+",
-            "home/gw1/BTtoMQTT/AABB/x"
-        ));
+        assert!(filter_matches("home/+/BTtoMQTT/+", "home/gw1/BTtoMQTT/AABB"));
+        assert!(!filter_matches("home/+/BTtoMQTT/+", "home/gw1/BTtoMQTT/AABB/x"));
         assert!(filter_matches("cohealth/ingest/#", "cohealth/ingest"));
         assert!(filter_matches("cohealth/ingest/#", "cohealth/ingest/a/b"));
         assert!(!filter_matches("cohealth/ingest", "cohealth/ingest/a"));

@@ -102,16 +102,14 @@ impl Store {
             report.duplicates += rows.len() as u64 - written;
             rollup::refresh_rows(&mut tx, *person, rows).await?;
             let room = LIVE_MAX.saturating_sub(report.live.len());
-            report
-                .live
-                .extend(rows.iter().rev().take(room).filter_map(|r| {
-                    Some(LiveSample {
-                        person_id: *person,
-                        metric: crate::metrics::metric_from_id(r.metric_id)?,
-                        ts_ms: r.ts_ms,
-                        value: r.value,
-                    })
-                }));
+            report.live.extend(rows.iter().rev().take(room).filter_map(|r| {
+                Some(LiveSample {
+                    person_id: *person,
+                    metric: crate::metrics::metric_from_id(r.metric_id)?,
+                    ts_ms: r.ts_ms,
+                    value: r.value,
+                })
+            }));
         }
         report.pending = insert_pending(&mut tx, &pending).await?;
         report.duplicates += pending.len() as u64 - report.pending;

@@ -103,7 +103,11 @@ fn opt<T>(
     present: bool,
     read: impl FnOnce() -> Result<T, BleError>,
 ) -> Result<Option<T>, BleError> {
-    if present { read().map(Some) } else { Ok(None) }
+    if present {
+        read().map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 impl BodyCompositionMeasurement {
