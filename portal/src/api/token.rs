@@ -71,7 +71,7 @@ async fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest,
     let bad =
         |e: String| PortalError::BadRequest(format!("expected {{\"login\", \"password\"}}: {e}"));
     if is_form {
-        let request = axum::http::Request::builder()
+        let request = axum::http::Request::post("/")
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .body(axum::body::Body::from(body.to_vec()))
             .map_err(|e| bad(e.to_string()))?;

@@ -86,9 +86,9 @@ mod tests {
 
     #[test]
     fn y_ticks_are_round() {
-        assert_eq!(nice_y(52.0, 171.0), (50.0, 175.0, 25.0));
+        assert_eq!(nice_y(52.0, 171.0), (50.0, 200.0, 50.0));
         assert_eq!(nice_y(0.0, 9_412.0), (0.0, 10_000.0, 2_500.0));
-        assert_eq!(nice_y(72.4, 72.4), (71.0, 74.0, 1.0));
+        assert_eq!(nice_y(72.4, 72.4), (71.0, 73.5, 0.5));
         assert_eq!(decimals(0.5), 1);
         assert_eq!(decimals(25.0), 0);
         assert_eq!(decimals(2.5), 1);
