@@ -369,7 +369,13 @@ impl<S: Sink> Batcher<S> {
         for d in held {
             let topic = &d.publish.topic;
             match self.decoders.decode(topic, &d.publish.payload, d.received_ms) {
-                Ok(readings) => batch.readings.extend(readings),
+                Ok(decoded) => {
+                    if !decoded.rejected.is_empty() {
+                        debug!(mqtt.topic = %topic, reasons = ?decoded.rejected, "values not kept");
+                    }
+                    IngestStats::add(&self.stats.rejected_values, decoded.rejected.len() as u64);
+                    batch.readings.extend(decoded.readings);
+                }
                 Err(e) => {
                     self.warn_dead_letter(topic, &e.to_string(), d.received_ms);
                     let cut = d.publish.payload.len().min(DEAD_LETTER_PAYLOAD_MAX);

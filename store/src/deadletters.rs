@@ -26,7 +26,7 @@ impl Store {
     /// The newest dead letters first.
     pub async fn list_dead_letters(&self, limit: i64) -> Result<Vec<DeadLetterRow>> {
         Ok(on_pool!(self, p => sqlx::query_as(
-            "SELECT id, received_ms, topic, error, LENGTH(payload) AS payload_len
+            "SELECT id, received_ms, topic, error, CAST(LENGTH(payload) AS BIGINT) AS payload_len
              FROM dead_letter ORDER BY id DESC LIMIT $1",
         ).bind(limit).fetch_all(p).await?))
     }

@@ -25,7 +25,7 @@ mod rsc;
 mod soehnle;
 mod thermometer;
 mod vendor;
-mod weighing;
+pub mod weighing;
 mod weight;
 mod xiaomi;
 
