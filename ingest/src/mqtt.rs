@@ -242,6 +242,14 @@ async fn poll(
                     return;
                 }
             }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let refused = ack.return_codes.iter().filter(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure)).count();
+                if refused > 0 {
+                    warn!(mqtt.refused = refused, "the broker refused a subscription; check its ACLs");
+                } else {
+                    info!(mqtt.pkid = ack.pkid, "subscribed");
+                }
+            }
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
             Ok(_) => {}
             Err(e) => {

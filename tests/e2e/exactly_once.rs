@@ -35,6 +35,7 @@ async fn kill_9_mid_burst_loses_and_doubles_nothing() {
     let app = App::configure(&broker.url(), "");
     app.user_with_device("ann@example.org", "strap-1");
     let mut app = app.spawn_serve();
+    app.wait_subscribed(4);
 
     let burst = heart_rate_burst("cohealth/ingest/strap-1", T0, N);
     let port = broker.port;
@@ -61,6 +62,7 @@ async fn broker_restart_mid_burst_loses_and_doubles_nothing() {
     let app = App::configure(&broker.url(), "");
     app.user_with_device("ann@example.org", "strap-1");
     let app = app.spawn_serve();
+    app.wait_subscribed(4);
 
     let burst = heart_rate_burst("cohealth/ingest/strap-1", T0, N);
     let port = broker.port;

@@ -156,6 +156,15 @@ impl App {
         wait_for_port(self.addr.port(), "cohealth serve");
     }
 
+    /// Waits until the daemon has subscribed to all its topics.
+    pub fn wait_subscribed(&self, subscriptions: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.log().matches("subscribed").count() < subscriptions {
+            assert!(Instant::now() < deadline, "no MQTT subscription: {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Runs an admin subcommand with this app's config; returns stdout.
     pub fn cli(&self, args: &[&str], stdin: &str) -> String {
         let mut child = Command::new(BIN)

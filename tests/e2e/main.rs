@@ -5,6 +5,7 @@
 #![allow(missing_docs)]
 
 mod exactly_once;
+mod gateways;
 
 mod harness;
 mod publisher;
