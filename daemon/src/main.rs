@@ -33,7 +33,10 @@ fn main() -> ExitCode {
     // connection: see ARCHITECTURE.md, "TLS".
     let _ = rustls::crypto::ring::default_provider().install_default();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cohealth: starting the async runtime: {e}");

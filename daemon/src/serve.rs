@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use cohealth_ingest::mqtt::{self, Batch, MqttSettings, Sink};
 use cohealth_ingest::stats::IngestStats;
-use cohealth_store::{LiveSample, Limits, Store};
+use cohealth_store::{Limits, LiveSample, Store};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,11 +27,20 @@ pub struct Parts {
 
 impl Parts {
     /// Daemon and portal together (`serve`).
-    pub const BOTH: Parts = Parts { daemon: true, portal: true };
+    pub const BOTH: Parts = Parts {
+        daemon: true,
+        portal: true,
+    };
     /// Only the daemon.
-    pub const DAEMON: Parts = Parts { daemon: true, portal: false };
+    pub const DAEMON: Parts = Parts {
+        daemon: true,
+        portal: false,
+    };
     /// Only the portal.
-    pub const PORTAL: Parts = Parts { daemon: false, portal: true };
+    pub const PORTAL: Parts = Parts {
+        daemon: false,
+        portal: true,
+    };
 }
 
 /// Opens the store with the configured limits.
@@ -64,9 +73,19 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
     let ingest_stop = CancellationToken::new();
     let mut ingest = Vec::new();
     if parts.daemon {
-        ingest.push(tokio::spawn(housekeeping(store.clone(), stats.clone(), ingest_stop.clone())));
+        ingest.push(tokio::spawn(housekeeping(
+            store.clone(),
+            stats.clone(),
+            ingest_stop.clone(),
+        )));
         if settings.mqtt.enabled {
-            ingest.push(start_mqtt(&settings, &store, &stats, &live, ingest_stop.clone())?);
+            ingest.push(start_mqtt(
+                &settings,
+                &store,
+                &stats,
+                &live,
+                ingest_stop.clone(),
+            )?);
         } else {
             info!("MQTT ingest is disabled in the configuration");
         }
@@ -201,14 +220,15 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops cohealth");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops cohealth");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

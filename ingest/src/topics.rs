@@ -138,7 +138,12 @@ impl Decoders {
         }
     }
 
-    fn decode_gateway(&mut self, topic: &str, payload: &[u8], now: i64) -> Result<Decoded, DecodeError> {
+    fn decode_gateway(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        now: i64,
+    ) -> Result<Decoded, DecodeError> {
         let mut frame = gateway::decode_gateway_frame(topic, payload, now)?;
         self.weighings.filter(&mut frame);
         self.weighings.forget_before(now - 10 * 60 * 1000);
@@ -150,9 +155,14 @@ impl Decoders {
 
     /// Decodes a gateway's raw advert ourselves: the same readings its decoder would
     /// publish, and one weight per weighing for scales.
-    fn decode_raw(&mut self, topic: &str, payload: &[u8], now: i64) -> Result<Decoded, DecodeError> {
-        let value: serde_json::Value = serde_json::from_slice(payload)
-            .map_err(|e| BleError::BadJson(e.to_string()))?;
+    fn decode_raw(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        now: i64,
+    ) -> Result<Decoded, DecodeError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(payload).map_err(|e| BleError::BadJson(e.to_string()))?;
         let adv = advert::advert_from_gateway_json(&value)?;
         let device = advert::gateway_device_id(&value).ok_or(GatewayError::MissingId)?;
         let mut reading = Reading::new(device.clone(), SourceKind::Gateway, now);
@@ -215,8 +225,14 @@ mod tests {
 
     #[test]
     fn wildcards() {
-        assert!(filter_matches("home/+/BTtoMQTT/+", "home/gw1/BTtoMQTT/AABB"));
-        assert!(!filter_matches("home/+/BTtoMQTT/+", "home/gw1/BTtoMQTT/AABB/x"));
+        assert!(filter_matches(
+            "home/+/BTtoMQTT/+",
+            "home/gw1/BTtoMQTT/AABB"
+        ));
+        assert!(!filter_matches(
+            "home/+/BTtoMQTT/+",
+            "home/gw1/BTtoMQTT/AABB/x"
+        ));
         assert!(filter_matches("cohealth/ingest/#", "cohealth/ingest"));
         assert!(filter_matches("cohealth/ingest/#", "cohealth/ingest/a/b"));
         assert!(!filter_matches("cohealth/ingest", "cohealth/ingest/a"));

@@ -31,7 +31,11 @@ impl Store {
         ).bind(limit).fetch_all(p).await?))
     }
 
-    pub(crate) async fn insert_dead_letters(&self, tx: &mut Tx, dead: &[DeadLetter]) -> Result<u64> {
+    pub(crate) async fn insert_dead_letters(
+        &self,
+        tx: &mut Tx,
+        dead: &[DeadLetter],
+    ) -> Result<u64> {
         for d in dead {
             on_tx!(&mut *tx, t => sqlx::query(
                 "INSERT INTO dead_letter (received_ms, topic, error, payload) VALUES ($1, $2, $3, $4)",

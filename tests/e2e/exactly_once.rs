@@ -13,8 +13,15 @@ const T0: i64 = 1_780_000_000_000;
 
 async fn person_samples(app: &App) -> i64 {
     let store = app.store().await;
-    let user = store.user_by_login("ann@example.org").await.unwrap().unwrap();
-    let n = store.count_samples(user.person_id, Metric::HeartRate).await.unwrap();
+    let user = store
+        .user_by_login("ann@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let n = store
+        .count_samples(user.person_id, Metric::HeartRate)
+        .await
+        .unwrap();
     store.close().await;
     n
 }
@@ -47,7 +54,10 @@ async fn kill_9_mid_burst_loses_and_doubles_nothing() {
     .await;
     app.kill9();
     let stored_at_kill = person_samples(&app).await;
-    assert!(stored_at_kill < N as i64, "the kill came too late to test anything");
+    assert!(
+        stored_at_kill < N as i64,
+        "the kill came too late to test anything"
+    );
     tokio::time::sleep(Duration::from_millis(500)).await;
     app.restart();
 
@@ -76,5 +86,8 @@ async fn broker_restart_mid_burst_loses_and_doubles_nothing() {
 
     publisher.await.unwrap();
     wait_for_exactly_n(&app).await;
-    assert!(app.log().contains("lost the MQTT broker"), "the restart was noticed");
+    assert!(
+        app.log().contains("lost the MQTT broker"),
+        "the restart was noticed"
+    );
 }

@@ -31,7 +31,9 @@ fn cases(text: &str) -> Vec<Case> {
                 .map(|e| {
                     let metric = Metric::from_name(e["metric"].as_str().unwrap()).unwrap();
                     let at = e["at"].as_str().map(|t| {
-                        chrono::DateTime::parse_from_rfc3339(t).unwrap().timestamp_millis()
+                        chrono::DateTime::parse_from_rfc3339(t)
+                            .unwrap()
+                            .timestamp_millis()
                     });
                     (metric, e["value"].as_f64().unwrap(), at)
                 })
@@ -56,7 +58,9 @@ fn distinct_gateway_devices(mut all: Vec<Case>) -> Vec<Case> {
         }
         let old = device_of(&case.topic);
         let new = format!("AA:BB:CC:EE:00:{i:02X}");
-        case.topic = case.topic.replace(&old.replace(':', ""), &new.replace(':', ""));
+        case.topic = case
+            .topic
+            .replace(&old.replace(':', ""), &new.replace(':', ""));
         case.payload = case.payload.replace(&old, &new);
         used.insert(new);
     }
@@ -77,7 +81,10 @@ fn device_of(topic: &str) -> String {
 async fn corpus_payloads_reach_their_owner_in_our_units() {
     let broker = Broker::start();
     let app = App::configure(&broker.url(), "");
-    app.cli(&["user", "add", "ann@example.org"], "a-long-enough-password\n");
+    app.cli(
+        &["user", "add", "ann@example.org"],
+        "a-long-enough-password\n",
+    );
     let all = distinct_gateway_devices(cases(GATEWAY).into_iter().chain(cases(HAE)).collect());
     let mut devices: Vec<String> = all.iter().map(|c| device_of(&c.topic)).collect();
     devices.sort();
@@ -93,30 +100,46 @@ async fn corpus_payloads_reach_their_owner_in_our_units() {
         "home/gw/BTtoMQTT/AABBCC000099".to_owned(),
         r#"{"id":"AA:BB:CC:00:00:99","name":"Polar H10","brand":"Polar","model":"Heart Rate Sensor","bpm":88}"#.to_owned(),
     );
-    let mut messages: Vec<(String, String)> = all.iter().map(|c| (c.topic.clone(), c.payload.clone())).collect();
+    let mut messages: Vec<(String, String)> = all
+        .iter()
+        .map(|c| (c.topic.clone(), c.payload.clone()))
+        .collect();
     messages.push(neighbour);
     publish_all(broker.port, "corpus-publisher", messages).await;
 
     let store = app.store().await;
-    let ann = store.user_by_login("ann@example.org").await.unwrap().unwrap();
+    let ann = store
+        .user_by_login("ann@example.org")
+        .await
+        .unwrap()
+        .unwrap();
     let expected_total: usize = all.iter().map(|c| c.expect.len()).sum();
     // The neighbour was published last: once it waits, everything before it is in.
     eventually(Duration::from_secs(20), "the neighbour seen", || async {
         let seen = store.list_devices().await.unwrap();
-        seen.iter().any(|d| d.id == "AA:BB:CC:00:00:99" && d.pending == 1)
+        seen.iter()
+            .any(|d| d.id == "AA:BB:CC:00:00:99" && d.pending == 1)
     })
     .await;
 
     let mut found = 0;
     for case in &all {
         for &(metric, value, at) in &case.expect {
-            let rows = store.samples(ann.person_id, metric, 0, i64::MAX, 100_000).await.unwrap();
+            let rows = store
+                .samples(ann.person_id, metric, 0, i64::MAX, 100_000)
+                .await
+                .unwrap();
             let hit = rows.iter().any(|r| {
                 (r.value - value).abs() < 1e-3 * value.abs().max(1.0)
                     && at.is_none_or(|t| t == r.ts_ms)
                     && r.device == device_of(&case.topic)
             });
-            assert!(hit, "{}: no {metric} = {value} (at {at:?}) in {rows:?}\n{}", case.name, app.log());
+            assert!(
+                hit,
+                "{}: no {metric} = {value} (at {at:?}) in {rows:?}\n{}",
+                case.name,
+                app.log()
+            );
             found += 1;
         }
     }
@@ -124,10 +147,19 @@ async fn corpus_payloads_reach_their_owner_in_our_units() {
 
     // The neighbour is listed as seen, waiting, and in nobody's data.
     let devices = store.list_devices().await.unwrap();
-    let stranger = devices.iter().find(|d| d.id == "AA:BB:CC:00:00:99").unwrap();
+    let stranger = devices
+        .iter()
+        .find(|d| d.id == "AA:BB:CC:00:00:99")
+        .unwrap();
     assert_eq!((stranger.person_id, stranger.pending), (None, 1));
-    let hr = store.samples(ann.person_id, Metric::HeartRate, 0, i64::MAX, 100_000).await.unwrap();
+    let hr = store
+        .samples(ann.person_id, Metric::HeartRate, 0, i64::MAX, 100_000)
+        .await
+        .unwrap();
     assert!(hr.iter().all(|r| r.device != "AA:BB:CC:00:00:99"));
     let listing = app.cli(&["device", "list"], "");
-    assert!(listing.contains("AA:BB:CC:00:00:99") && listing.contains("no (1 waiting)"), "{listing}");
+    assert!(
+        listing.contains("AA:BB:CC:00:00:99") && listing.contains("no (1 waiting)"),
+        "{listing}"
+    );
 }

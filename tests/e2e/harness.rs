@@ -33,8 +33,14 @@ fn wait_for_port(port: u16, what: &str) {
 
 /// Sends a signal with the system `kill` (SIGTERM lets the process flush).
 pub fn signal(child: &Child, sig: &str) {
-    let status = Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status();
-    assert!(status.map(|s| s.success()).unwrap_or(false), "kill -{sig} failed");
+    let status = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status();
+    assert!(
+        status.map(|s| s.success()).unwrap_or(false),
+        "kill -{sig} failed"
+    );
 }
 
 /// A private Mosquitto broker.
@@ -58,13 +64,21 @@ impl Broker {
             dir.path().display()
         );
         std::fs::write(dir.path().join("mosquitto.conf"), conf).expect("write broker conf");
-        let mut broker = Broker { port, dir, child: None };
+        let mut broker = Broker {
+            port,
+            dir,
+            child: None,
+        };
         broker.launch();
         broker
     }
 
     fn launch(&mut self) {
-        let exe = if Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" };
+        let exe = if Path::new("/usr/sbin/mosquitto").exists() {
+            "/usr/sbin/mosquitto"
+        } else {
+            "mosquitto"
+        };
         let child = Command::new(exe)
             .arg("-c")
             .arg(self.dir.path().join("mosquitto.conf"))
@@ -132,7 +146,14 @@ impl App {
         );
         std::fs::write(&config, toml).expect("write config");
         let log = dir.path().join("cohealth.log");
-        App { addr, data_dir, config, log, _dir: dir, child: None }
+        App {
+            addr,
+            data_dir,
+            config,
+            log,
+            _dir: dir,
+            child: None,
+        }
     }
 
     /// Starts `cohealth serve` and waits until the portal answers.
@@ -142,7 +163,11 @@ impl App {
     }
 
     fn launch(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log file");
         let child = Command::new(BIN)
             .args(["serve", "--config"])
             .arg(&self.config)
@@ -160,7 +185,11 @@ impl App {
     pub fn wait_subscribed(&self, subscriptions: usize) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while self.log().matches("subscribed").count() < subscriptions {
-            assert!(Instant::now() < deadline, "no MQTT subscription: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "no MQTT subscription: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -176,7 +205,12 @@ impl App {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run cohealth");
-        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
         let out = child.wait_with_output().expect("wait cohealth");
         assert!(
             out.status.success(),
@@ -225,7 +259,9 @@ impl App {
     /// The store, opened beside the running process (SQLite WAL allows it).
     pub async fn store(&self) -> Store {
         let url = self.data_dir.join("cohealth.db").display().to_string();
-        Store::open(&url, Limits::default()).await.expect("open the app's store")
+        Store::open(&url, Limits::default())
+            .await
+            .expect("open the app's store")
     }
 }
 
@@ -237,14 +273,19 @@ impl Drop for App {
 
 /// A plain HTTP/1.1 GET; returns the status and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect portal");
+    let mut s = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect portal");
     let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.expect("send request");
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).await.expect("read response");
     let text = String::from_utf8_lossy(&raw).into_owned();
     let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 

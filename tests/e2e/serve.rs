@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::harness::{App, Broker, free_port, http_get, eventually};
+use crate::harness::{App, Broker, eventually, free_port, http_get};
 
 #[tokio::test]
 async fn serve_answers_and_says_once_that_mqtt_is_not_there() {
@@ -13,7 +13,11 @@ async fn serve_answers_and_says_once_that_mqtt_is_not_there() {
     assert_eq!((status, body.as_str()), (200, "ok\n"));
     tokio::time::sleep(Duration::from_secs(3)).await;
     let log = app.log();
-    assert_eq!(log.matches("MQTT broker not reachable yet").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("MQTT broker not reachable yet").count(),
+        1,
+        "{log}"
+    );
     let (status, metrics) = http_get(app.addr, "/metrics").await;
     assert_eq!(status, 200);
     assert!(metrics.contains("cohealth_mqtt_connects_total 0"));
@@ -41,11 +45,18 @@ async fn serve_says_once_that_mqtt_is_connected_and_counts() {
     assert!(publish("not json").success());
     eventually(Duration::from_secs(10), "counted", || async {
         let (_, m) = http_get(app.addr, "/metrics").await;
-        m.contains("cohealth_samples_written_total 1") && m.contains("cohealth_dead_letters_total 1")
+        m.contains("cohealth_samples_written_total 1")
+            && m.contains("cohealth_dead_letters_total 1")
     })
     .await;
     assert_eq!(app.log().matches("connected to MQTT broker").count(), 1);
     let dead = app.cli(&["deadletters", "list"], "");
-    assert!(dead.contains("cohealth/ingest/scale") && dead.contains("not a CoHealth reading"), "{dead}");
-    assert!(!app.log().contains("71.5"), "health values stay out of the log");
+    assert!(
+        dead.contains("cohealth/ingest/scale") && dead.contains("not a CoHealth reading"),
+        "{dead}"
+    );
+    assert!(
+        !app.log().contains("71.5"),
+        "health values stay out of the log"
+    );
 }

@@ -32,7 +32,10 @@ pub async fn fresh(backend: Backend, limits: Limits) -> TestStore {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = dir.path().join("t.db").display().to_string();
             let store = Store::open(&url, limits).await.expect("open sqlite");
-            TestStore { store, _dir: Some(dir) }
+            TestStore {
+                store,
+                _dir: Some(dir),
+            }
         }
         Backend::Postgres => {
             let admin = postgres_admin_url();
@@ -50,7 +53,9 @@ pub async fn fresh(backend: Backend, limits: Limits) -> TestStore {
                 .await
                 .expect("create database");
             let (base, _) = admin.rsplit_once('/').expect("database url");
-            let store = Store::open(&format!("{base}/{name}"), limits).await.expect("open postgres");
+            let store = Store::open(&format!("{base}/{name}"), limits)
+                .await
+                .expect("open postgres");
             TestStore { store, _dir: None }
         }
     }
