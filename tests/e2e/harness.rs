@@ -54,11 +54,17 @@ pub struct Broker {
 impl Broker {
     /// Starts a broker with the settings README.md recommends for households.
     pub fn start() -> Broker {
+        Broker::start_with(1000)
+    }
+
+    /// Starts a broker that keeps at most `max_inflight` unacked messages in flight
+    /// to one client (Mosquitto's default is 20).
+    pub fn start_with(max_inflight: u32) -> Broker {
         let dir = tempfile::tempdir().expect("broker dir");
         let port = free_port();
         let conf = format!(
             "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-             persistence_location {}/\nmax_inflight_messages 1000\nmax_queued_messages 100000\n\
+             persistence_location {}/\nmax_inflight_messages {max_inflight}\nmax_queued_messages 1000000\n\
              log_dest file {}/mosquitto.log\n",
             dir.path().display(),
             dir.path().display()
@@ -243,6 +249,11 @@ impl App {
             }
             None => false,
         }
+    }
+
+    /// The process id, while running.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
     }
 
     /// Starts the process again on the same data and config.
