@@ -27,7 +27,10 @@ const TOPIC: &str = "cohealth/ingest/strap-1";
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::var("COHEALTH_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let n: usize = std::env::var("COHEALTH_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     println!("cohealth ingest bench: {n} QoS 1 messages per run\n");
     startup_time().await;
     for inflight in [1000, 20] {
@@ -36,9 +39,19 @@ async fn main() {
         let daemon = daemon_rate(&broker, n).await;
         println!("broker max_inflight_messages {inflight}:");
         println!("  bare subscriber (acks at once): {bare:>9.0} msg/s");
-        println!("  cohealth (acks after fsync):    {:>9.0} msg/s  = {:.2}x the bare subscriber", daemon.rate, daemon.rate / bare);
-        println!("  bytes per sample on disk:       {:>9.1}", daemon.bytes_per_sample);
-        println!("  RSS idle / peak under load:     {:>6} KiB / {} KiB\n", daemon.rss_idle_kib, daemon.rss_peak_kib);
+        println!(
+            "  cohealth (acks after fsync):    {:>9.0} msg/s  = {:.2}x the bare subscriber",
+            daemon.rate,
+            daemon.rate / bare
+        );
+        println!(
+            "  bytes per sample on disk:       {:>9.1}",
+            daemon.bytes_per_sample
+        );
+        println!(
+            "  RSS idle / peak under load:     {:>6} KiB / {} KiB\n",
+            daemon.rss_idle_kib, daemon.rss_peak_kib
+        );
     }
 }
 
@@ -55,12 +68,17 @@ async fn startup_time() {
         .spawn()
         .unwrap();
     loop {
-        if std::net::TcpStream::connect(app.addr).is_ok() && http_get(app.addr, "/healthz").await.0 == 200 {
+        if std::net::TcpStream::connect(app.addr).is_ok()
+            && http_get(app.addr, "/healthz").await.0 == 200
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    println!("start-up to first HTTP answer: {} ms\n", started.elapsed().as_millis());
+    println!(
+        "start-up to first HTTP answer: {} ms\n",
+        started.elapsed().as_millis()
+    );
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -79,7 +97,12 @@ async fn bare_subscriber_rate(broker: &Broker, n: usize) -> f64 {
     client.disconnect().await.unwrap();
     while el.poll().await.is_ok() {}
 
-    publish_all(broker.port, "bench-pub-bare", heart_rate_burst(TOPIC, 1_780_000_000_000, n)).await;
+    publish_all(
+        broker.port,
+        "bench-pub-bare",
+        heart_rate_burst(TOPIC, 1_780_000_000_000, n),
+    )
+    .await;
 
     let (_client, mut el) = connect();
     let started = Instant::now();
@@ -101,8 +124,15 @@ struct DaemonRun {
 
 async fn count(app: &App) -> i64 {
     let store = app.store().await;
-    let user = store.user_by_login("ann@example.org").await.unwrap().unwrap();
-    let n = store.count_samples(user.person_id, Metric::HeartRate).await.unwrap();
+    let user = store
+        .user_by_login("ann@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let n = store
+        .count_samples(user.person_id, Metric::HeartRate)
+        .await
+        .unwrap();
     store.close().await;
     n
 }
@@ -135,7 +165,12 @@ async fn daemon_rate(broker: &Broker, n: usize) -> DaemonRun {
     assert!(app.terminate());
     let empty = db_bytes(&app);
 
-    publish_all(broker.port, "bench-pub-daemon", heart_rate_burst(TOPIC, 1_780_000_000_000, n)).await;
+    publish_all(
+        broker.port,
+        "bench-pub-daemon",
+        heart_rate_burst(TOPIC, 1_780_000_000_000, n),
+    )
+    .await;
 
     let started = Instant::now();
     app.restart();
@@ -148,5 +183,10 @@ async fn daemon_rate(broker: &Broker, n: usize) -> DaemonRun {
     peak = peak.max(rss_kib(app.pid().unwrap(), "VmHWM:"));
     assert!(app.terminate());
     let bytes_per_sample = db_bytes(&app).saturating_sub(empty) as f64 / n as f64;
-    DaemonRun { rate, bytes_per_sample, rss_idle_kib, rss_peak_kib: peak }
+    DaemonRun {
+        rate,
+        bytes_per_sample,
+        rss_idle_kib,
+        rss_peak_kib: peak,
+    }
 }

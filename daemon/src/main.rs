@@ -6,8 +6,10 @@
 //! - `serve`: wiring and the one shutdown path.
 //! - `commands`: the admin subcommands (`user`, `device`, `deadletters`, …).
 
+mod ble_cmd;
 mod cli;
 mod commands;
+mod derive;
 mod serve;
 mod settings;
 
@@ -46,7 +48,6 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command, settings)) {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "cohealth failed");
             eprintln!("cohealth: {e:#}");
             ExitCode::FAILURE
         }
@@ -63,6 +64,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::User(c) => commands::user(&settings, c).await,
         Command::Device(c) => commands::device(&settings, c).await,
         Command::Deadletters(c) => commands::deadletters(&settings, c).await,
+        Command::Ble(c) => ble_cmd::run(&settings, c).await,
     }
     .map(|()| ExitCode::SUCCESS)
 }

@@ -197,13 +197,17 @@ impl Sink for StoreSink {
     }
 }
 
-/// Expires the pending area once a minute.
+/// Once a minute: expires the pending area; every five: derives HRV and resting
+/// heart rate for the last two hours (late frames included).
 async fn housekeeping(store: Store, stats: Arc<IngestStats>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
+    for round in 0u64.. {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
+        }
+        if round % 5 == 4 {
+            derive_recent(&store).await;
         }
         match store.expire_pending(mqtt::now_ms()).await {
             Ok(0) => {}
@@ -212,6 +216,19 @@ async fn housekeeping(store: Store, stats: Arc<IngestStats>, stop: CancellationT
                 info!(pending.expired = n, "expired unclaimed devices' samples");
             }
             Err(e) => warn!(error = %e, "could not expire the pending area"),
+        }
+    }
+}
+
+async fn derive_recent(store: &Store) {
+    let now = mqtt::now_ms();
+    let persons = match store.persons().await {
+        Ok(p) => p,
+        Err(e) => return warn!(error = %e, "cannot list persons for derived metrics"),
+    };
+    for person in persons {
+        if let Err(e) = crate::derive::derive_span(store, &person, now - 2 * 3_600_000, now).await {
+            warn!(person.id = person.id, error = %e, "deriving HRV and resting heart rate failed");
         }
     }
 }

@@ -223,7 +223,10 @@ fn figment_message(e: figment::Error) -> String {
 }
 
 #[cfg(test)]
-#[expect(clippy::result_large_err, reason = "figment's Jail API returns its own error type")]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail API returns its own error type"
+)]
 mod tests {
     use super::*;
 
@@ -234,7 +237,10 @@ mod tests {
             let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/cohealth.toml");
             let loaded = Settings::load(Some(Path::new(example)), &Overrides::default()).unwrap();
             let defaults = Settings::default();
-            assert_eq!(toml::to_string(&loaded).unwrap(), toml::to_string(&defaults).unwrap());
+            assert_eq!(
+                toml::to_string(&loaded).unwrap(),
+                toml::to_string(&defaults).unwrap()
+            );
             Ok(())
         });
     }

@@ -81,13 +81,14 @@ pub fn hrv_rmssd(rr: &[(i64, f64)]) -> Vec<RmssdWindow> {
     let mut window: Option<i64> = None;
     let flush = |w: Option<i64>, sum_sq: f64, n: usize, out: &mut Vec<RmssdWindow>| {
         if let Some(start_ms) = w
-            && n >= MIN_RMSSD_DIFFS {
-                out.push(RmssdWindow {
-                    start_ms,
-                    rmssd_ms: (sum_sq / n as f64).sqrt(),
-                    diffs: n,
-                });
-            }
+            && n >= MIN_RMSSD_DIFFS
+        {
+            out.push(RmssdWindow {
+                start_ms,
+                rmssd_ms: (sum_sq / n as f64).sqrt(),
+                diffs: n,
+            });
+        }
     };
     for i in 1..sorted.len() {
         let (t, ms) = sorted[i];

@@ -268,6 +268,18 @@ impl SourceKind {
         }
     }
 
+    /// Looks a source kind up by its stable name.
+    pub fn from_name(name: &str) -> Option<SourceKind> {
+        [
+            SourceKind::Ble,
+            SourceKind::Gateway,
+            SourceKind::Phone,
+            SourceKind::Import,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     /// Default priority: a lower number wins when two sources cover one minute.
     pub fn default_priority(self) -> i32 {
         match self {

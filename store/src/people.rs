@@ -231,6 +231,21 @@ impl Store {
         Ok(())
     }
 
+    /// Every person, for periodic jobs.
+    pub async fn persons(&self) -> Result<Vec<Person>> {
+        let rows: Vec<(i64, String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id, display_name, time_zone FROM person ORDER BY id",
+        ).fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, display_name, time_zone)| Person {
+                id,
+                display_name,
+                time_zone,
+            })
+            .collect())
+    }
+
     /// A person by id.
     pub async fn person(&self, id: i64) -> Result<Option<Person>> {
         let row: Option<(i64, String, String)> = on_pool!(self, p => sqlx::query_as(

@@ -251,7 +251,8 @@ impl App {
         }
     }
 
-    /// The process id, while running.
+    /// The process id, while running (the bench samples its memory).
+    #[allow(dead_code, reason = "used by the ingest bench, not by every test")]
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }

@@ -9,4 +9,5 @@ mod gateways;
 
 mod harness;
 mod publisher;
+mod replay;
 mod serve;

@@ -15,6 +15,7 @@ mod body_composition;
 mod csc;
 mod datetime;
 mod decoded;
+pub mod frames;
 mod heart_rate;
 mod ieee11073;
 mod plx;
