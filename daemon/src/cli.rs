@@ -117,6 +117,14 @@ pub enum DeviceCommand {
         /// Email or user name of the owner.
         user: String,
     },
+    /// Make a bearer token for a device that posts over HTTP (Health Auto Export).
+    Token {
+        /// Device id, e.g. hae:annas-iphone.
+        device: String,
+        /// Revoke the device's tokens instead.
+        #[arg(long)]
+        revoke: bool,
+    },
 }
 
 /// `cohealth deadletters …`.

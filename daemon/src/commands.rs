@@ -102,6 +102,30 @@ pub async fn device(settings: &Settings, command: DeviceCommand) -> anyhow::Resu
             let moved = claim(&store, &device, &user).await?;
             println!("claimed {device} for {user}; {moved} waiting samples moved");
         }
+        DeviceCommand::Token { device, revoke } => {
+            let id = DeviceId::parse(&device)
+                .with_context(|| format!("`{device}` is not a device id"))?;
+            if revoke {
+                let n = store.revoke_ingest_tokens(id.as_str()).await?;
+                println!("revoked {n} token(s) of {id}");
+            } else {
+                let token = crate::http_ingest::new_token()?;
+                store
+                    .create_ingest_token(
+                        &crate::http_ingest::token_hash(&token),
+                        id.as_str(),
+                        now_ms(),
+                    )
+                    .await?;
+                println!("{token}");
+                eprintln!(
+                    "token for {id}, shown once. In Health Auto Export (REST API): URL \
+                     http://<this host>:{}/api/v1/ingest/health-auto-export, header \
+                     Authorization: Bearer <token>",
+                    settings.listen.port()
+                );
+            }
+        }
     }
     store.close().await;
     Ok(())

@@ -10,6 +10,7 @@ mod ble_cmd;
 mod cli;
 mod commands;
 mod derive;
+mod http_ingest;
 mod serve;
 mod settings;
 

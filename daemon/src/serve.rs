@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use cohealth_ingest::mqtt::{self, Batch, MqttSettings, Sink};
 use cohealth_ingest::stats::IngestStats;
-use cohealth_store::{Limits, LiveSample, Store};
+use cohealth_store::{CommitReport, Limits, LiveSample, Store, StoreError};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -63,9 +63,15 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
     let stats = Arc::new(IngestStats::default());
     let (live, _) = tokio::sync::broadcast::channel(1024);
 
+    let sink = Arc::new(StoreSink {
+        store: store.clone(),
+        stats: stats.clone(),
+        live: live.clone(),
+    });
+
     let portal_stop = CancellationToken::new();
     let portal = if parts.portal {
-        Some(start_portal(&settings, &store, &stats, &live, portal_stop.clone()).await?)
+        Some(start_portal(&settings, &sink, portal_stop.clone()).await?)
     } else {
         None
     };
@@ -79,13 +85,7 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
             ingest_stop.clone(),
         )));
         if settings.mqtt.enabled {
-            ingest.push(start_mqtt(
-                &settings,
-                &store,
-                &stats,
-                &live,
-                ingest_stop.clone(),
-            )?);
+            ingest.push(start_mqtt(&settings, &sink, ingest_stop.clone())?);
         } else {
             info!("MQTT ingest is disabled in the configuration");
         }
@@ -108,9 +108,7 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
 
 async fn start_portal(
     settings: &Settings,
-    store: &Store,
-    stats: &Arc<IngestStats>,
-    live: &broadcast::Sender<LiveSample>,
+    sink: &Arc<StoreSink>,
     stop: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -119,11 +117,11 @@ async fn start_portal(
     let address = listener.local_addr()?;
     info!(portal.address = %address, "portal listening");
     let state = cohealth_portal::AppState {
-        store: store.clone(),
-        stats: stats.clone(),
-        live: live.clone(),
+        store: sink.store.clone(),
+        stats: sink.stats.clone(),
+        live: sink.live.clone(),
     };
-    let app = cohealth_portal::router(state);
+    let app = cohealth_portal::router(state).merge(crate::http_ingest::router(sink.clone()));
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
@@ -136,9 +134,7 @@ async fn start_portal(
 
 fn start_mqtt(
     settings: &Settings,
-    store: &Store,
-    stats: &Arc<IngestStats>,
-    live: &broadcast::Sender<LiveSample>,
+    sink: &Arc<StoreSink>,
     stop: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let m = &settings.mqtt;
@@ -153,12 +149,8 @@ fn start_mqtt(
         linger: Duration::from_millis(m.linger_ms),
         routes: m.topics.clone(),
     };
-    let sink = Arc::new(StoreSink {
-        store: store.clone(),
-        stats: stats.clone(),
-        live: live.clone(),
-    });
-    let stats = stats.clone();
+    let sink = sink.clone();
+    let stats = sink.stats.clone();
     info!(mqtt.url = %m.url, mqtt.client_id = %m.client_id, "MQTT ingest starting");
     Ok(tokio::spawn(async move {
         if let Err(e) = mqtt::run(mqtt_settings, sink, stats, stop).await {
@@ -177,8 +169,9 @@ pub struct StoreSink {
     pub live: broadcast::Sender<LiveSample>,
 }
 
-impl Sink for StoreSink {
-    async fn commit(&self, batch: &Batch) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+impl StoreSink {
+    /// Commits a batch, then updates the counters and announces live samples.
+    pub async fn commit_counted(&self, batch: &Batch) -> Result<CommitReport, StoreError> {
         let report = self.store.commit_batch(batch).await?;
         let s = &self.stats;
         IngestStats::add(&s.samples_written, report.written + report.pending);
@@ -189,10 +182,17 @@ impl Sink for StoreSink {
             let lag = (mqtt::now_ms() - newest).max(0) as u64;
             s.lag_ms.store(lag, Ordering::Relaxed);
         }
-        for sample in report.live {
+        for sample in &report.live {
             // No subscriber (no open page) is the normal case, not an error.
-            let _ = self.live.send(sample);
+            let _ = self.live.send(sample.clone());
         }
+        Ok(report)
+    }
+}
+
+impl Sink for StoreSink {
+    async fn commit(&self, batch: &Batch) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.commit_counted(batch).await?;
         Ok(())
     }
 }

@@ -19,6 +19,7 @@ mod migrate;
 mod people;
 mod query;
 mod rollup;
+mod tokens;
 mod tx;
 
 use std::collections::HashMap;

@@ -8,6 +8,7 @@ mod exactly_once;
 mod gateways;
 
 mod harness;
+mod http_ingest;
 mod publisher;
 mod replay;
 mod serve;
