@@ -57,6 +57,29 @@ pub enum Command {
     /// Inspect messages that could not be decoded.
     #[command(subcommand)]
     Deadletters(DeadLetterCommand),
+    /// Bluetooth LE tools: decode a frame, replay a recorded session.
+    #[command(subcommand)]
+    Ble(BleCommand),
+}
+
+/// `cohealth ble …`.
+#[derive(Debug, Subcommand)]
+pub enum BleCommand {
+    /// Decode one characteristic value and print it as JSON (spec units and ours).
+    Decode {
+        /// Characteristic UUID: 2a37, 0x2A37 or the full 128-bit form.
+        characteristic: String,
+        /// The value's bytes in hex (spaces and colons allowed).
+        hex: String,
+        /// Device model, for vendors that reuse SIG characteristics (e.g. MIBFS).
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Feed a recorded session (see README, "Replay files") into the store.
+    Replay {
+        /// The replay file.
+        file: PathBuf,
+    },
 }
 
 /// `cohealth user …`.
@@ -93,6 +116,14 @@ pub enum DeviceCommand {
         device: String,
         /// Email or user name of the owner.
         user: String,
+    },
+    /// Make a bearer token for a device that posts over HTTP (Health Auto Export).
+    Token {
+        /// Device id, e.g. hae:annas-iphone.
+        device: String,
+        /// Revoke the device's tokens instead.
+        #[arg(long)]
+        revoke: bool,
     },
 }
 

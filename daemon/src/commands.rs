@@ -25,7 +25,13 @@ pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
     let text = toml::to_string_pretty(settings).context("rendering the configuration")?;
     let hidden = if settings.mqtt.password.is_some() {
         text.lines()
-            .map(|l| if l.starts_with("password = ") { "password = \"(hidden)\"" } else { l })
+            .map(|l| {
+                if l.starts_with("password = ") {
+                    "password = \"(hidden)\""
+                } else {
+                    l
+                }
+            })
             .collect::<Vec<_>>()
             .join("\n")
     } else {
@@ -37,7 +43,12 @@ pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
 
 /// `cohealth user …`.
 pub async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
-    let UserCommand::Add { email, username, name, time_zone } = command;
+    let UserCommand::Add {
+        email,
+        username,
+        name,
+        time_zone,
+    } = command;
     if !email.contains('@') || email.trim().len() < 3 {
         bail!("`{email}` is not an email address");
     }
@@ -76,7 +87,9 @@ fn read_password() -> anyhow::Result<String> {
         return Ok(first);
     }
     let mut text = String::new();
-    std::io::stdin().read_to_string(&mut text).context("reading the password from stdin")?;
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("reading the password from stdin")?;
     Ok(text.lines().next().unwrap_or_default().to_owned())
 }
 
@@ -88,6 +101,30 @@ pub async fn device(settings: &Settings, command: DeviceCommand) -> anyhow::Resu
         DeviceCommand::Claim { device, user } => {
             let moved = claim(&store, &device, &user).await?;
             println!("claimed {device} for {user}; {moved} waiting samples moved");
+        }
+        DeviceCommand::Token { device, revoke } => {
+            let id = DeviceId::parse(&device)
+                .with_context(|| format!("`{device}` is not a device id"))?;
+            if revoke {
+                let n = store.revoke_ingest_tokens(id.as_str()).await?;
+                println!("revoked {n} token(s) of {id}");
+            } else {
+                let token = crate::http_ingest::new_token()?;
+                store
+                    .create_ingest_token(
+                        &crate::http_ingest::token_hash(&token),
+                        id.as_str(),
+                        now_ms(),
+                    )
+                    .await?;
+                println!("{token}");
+                eprintln!(
+                    "token for {id}, shown once. In Health Auto Export (REST API): URL \
+                     http://<this host>:{}/api/v1/ingest/health-auto-export, header \
+                     Authorization: Bearer <token>",
+                    settings.listen.port()
+                );
+            }
         }
     }
     store.close().await;
@@ -102,12 +139,19 @@ async fn list_devices(store: &Store, json: bool) -> anyhow::Result<()> {
         writeln!(out)?;
         return Ok(());
     }
-    writeln!(out, "{:<20} {:<18} {:<22} {:<20} {:>7} {:>5}  claimed", "id", "name", "model", "last seen (UTC)", "battery", "rssi")?;
+    writeln!(
+        out,
+        "{:<20} {:<18} {:<22} {:<20} {:>7} {:>5}  claimed",
+        "id", "name", "model", "last seen (UTC)", "battery", "rssi"
+    )?;
     for d in devices {
         let seen = chrono::DateTime::from_timestamp_millis(d.last_seen_ms)
             .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_default();
-        let battery = d.battery.map(|b| format!("{b:.0}%")).unwrap_or_else(|| "-".into());
+        let battery = d
+            .battery
+            .map(|b| format!("{b:.0}%"))
+            .unwrap_or_else(|| "-".into());
         let rssi = d.rssi.map(|r| r.to_string()).unwrap_or_else(|| "-".into());
         let claimed = match d.person_id {
             Some(p) => format!("yes (person {p})"),
@@ -133,7 +177,10 @@ async fn claim(store: &Store, device: &str, user: &str) -> anyhow::Result<u64> {
         .user_by_login(user)
         .await?
         .with_context(|| format!("no account `{user}`"))?;
-    Ok(store.claim_device(id.as_str(), owner.person_id, now_ms()).await?.moved)
+    Ok(store
+        .claim_device(id.as_str(), owner.person_id, now_ms())
+        .await?
+        .moved)
 }
 
 /// Applies `[[claims]]` from the configuration at start.
@@ -155,7 +202,11 @@ pub async fn deadletters(settings: &Settings, command: DeadLetterCommand) -> any
         let at = chrono::DateTime::from_timestamp_millis(d.received_ms)
             .map(|t| t.to_rfc3339())
             .unwrap_or_default();
-        writeln!(out, "{at}  {}  ({} bytes)  {}", d.topic, d.payload_len, d.error)?;
+        writeln!(
+            out,
+            "{at}  {}  ({} bytes)  {}",
+            d.topic, d.payload_len, d.error
+        )?;
     }
     store.close().await;
     Ok(())

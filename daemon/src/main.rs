@@ -6,8 +6,11 @@
 //! - `serve`: wiring and the one shutdown path.
 //! - `commands`: the admin subcommands (`user`, `device`, `deadletters`, …).
 
+mod ble_cmd;
 mod cli;
 mod commands;
+mod derive;
+mod http_ingest;
 mod serve;
 mod settings;
 
@@ -33,7 +36,10 @@ fn main() -> ExitCode {
     // connection: see ARCHITECTURE.md, "TLS".
     let _ = rustls::crypto::ring::default_provider().install_default();
 
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("cohealth: starting the async runtime: {e}");
@@ -43,7 +49,6 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command, settings)) {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "cohealth failed");
             eprintln!("cohealth: {e:#}");
             ExitCode::FAILURE
         }
@@ -60,6 +65,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::User(c) => commands::user(&settings, c).await,
         Command::Device(c) => commands::device(&settings, c).await,
         Command::Deadletters(c) => commands::deadletters(&settings, c).await,
+        Command::Ble(c) => ble_cmd::run(&settings, c).await,
     }
     .map(|()| ExitCode::SUCCESS)
 }

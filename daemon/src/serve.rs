@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Context;
 use cohealth_ingest::mqtt::{self, Batch, MqttSettings, Sink};
 use cohealth_ingest::stats::IngestStats;
-use cohealth_store::{LiveSample, Limits, Store};
+use cohealth_store::{CommitReport, Limits, LiveSample, Store, StoreError};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,11 +27,20 @@ pub struct Parts {
 
 impl Parts {
     /// Daemon and portal together (`serve`).
-    pub const BOTH: Parts = Parts { daemon: true, portal: true };
+    pub const BOTH: Parts = Parts {
+        daemon: true,
+        portal: true,
+    };
     /// Only the daemon.
-    pub const DAEMON: Parts = Parts { daemon: true, portal: false };
+    pub const DAEMON: Parts = Parts {
+        daemon: true,
+        portal: false,
+    };
     /// Only the portal.
-    pub const PORTAL: Parts = Parts { daemon: false, portal: true };
+    pub const PORTAL: Parts = Parts {
+        daemon: false,
+        portal: true,
+    };
 }
 
 /// Opens the store with the configured limits.
@@ -54,9 +63,15 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
     let stats = Arc::new(IngestStats::default());
     let (live, _) = tokio::sync::broadcast::channel(1024);
 
+    let sink = Arc::new(StoreSink {
+        store: store.clone(),
+        stats: stats.clone(),
+        live: live.clone(),
+    });
+
     let portal_stop = CancellationToken::new();
     let portal = if parts.portal {
-        Some(start_portal(&settings, &store, &stats, &live, portal_stop.clone()).await?)
+        Some(start_portal(&settings, &sink, portal_stop.clone()).await?)
     } else {
         None
     };
@@ -64,9 +79,13 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
     let ingest_stop = CancellationToken::new();
     let mut ingest = Vec::new();
     if parts.daemon {
-        ingest.push(tokio::spawn(housekeeping(store.clone(), stats.clone(), ingest_stop.clone())));
+        ingest.push(tokio::spawn(housekeeping(
+            store.clone(),
+            stats.clone(),
+            ingest_stop.clone(),
+        )));
         if settings.mqtt.enabled {
-            ingest.push(start_mqtt(&settings, &store, &stats, &live, ingest_stop.clone())?);
+            ingest.push(start_mqtt(&settings, &sink, ingest_stop.clone())?);
         } else {
             info!("MQTT ingest is disabled in the configuration");
         }
@@ -89,9 +108,7 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
 
 async fn start_portal(
     settings: &Settings,
-    store: &Store,
-    stats: &Arc<IngestStats>,
-    live: &broadcast::Sender<LiveSample>,
+    sink: &Arc<StoreSink>,
     stop: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -100,15 +117,16 @@ async fn start_portal(
     let address = listener.local_addr()?;
     info!(portal.address = %address, "portal listening");
     let state = cohealth_portal::AppState {
-        store: store.clone(),
-        stats: stats.clone(),
-        live: live.clone(),
+        store: sink.store.clone(),
+        stats: sink.stats.clone(),
+        live: sink.live.clone(),
     };
     let options = cohealth_portal::PortalOptions {
         stop: stop.clone(),
         ..Default::default()
     };
-    let app = cohealth_portal::router_with(state, options);
+    let app = cohealth_portal::router_with(state, options)
+        .merge(crate::http_ingest::router(sink.clone()));
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
@@ -121,9 +139,7 @@ async fn start_portal(
 
 fn start_mqtt(
     settings: &Settings,
-    store: &Store,
-    stats: &Arc<IngestStats>,
-    live: &broadcast::Sender<LiveSample>,
+    sink: &Arc<StoreSink>,
     stop: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
     let m = &settings.mqtt;
@@ -138,12 +154,8 @@ fn start_mqtt(
         linger: Duration::from_millis(m.linger_ms),
         routes: m.topics.clone(),
     };
-    let sink = Arc::new(StoreSink {
-        store: store.clone(),
-        stats: stats.clone(),
-        live: live.clone(),
-    });
-    let stats = stats.clone();
+    let sink = sink.clone();
+    let stats = sink.stats.clone();
     info!(mqtt.url = %m.url, mqtt.client_id = %m.client_id, "MQTT ingest starting");
     Ok(tokio::spawn(async move {
         if let Err(e) = mqtt::run(mqtt_settings, sink, stats, stop).await {
@@ -162,8 +174,9 @@ pub struct StoreSink {
     pub live: broadcast::Sender<LiveSample>,
 }
 
-impl Sink for StoreSink {
-    async fn commit(&self, batch: &Batch) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+impl StoreSink {
+    /// Commits a batch, then updates the counters and announces live samples.
+    pub async fn commit_counted(&self, batch: &Batch) -> Result<CommitReport, StoreError> {
         let report = self.store.commit_batch(batch).await?;
         let s = &self.stats;
         IngestStats::add(&s.samples_written, report.written + report.pending);
@@ -174,21 +187,32 @@ impl Sink for StoreSink {
             let lag = (mqtt::now_ms() - newest).max(0) as u64;
             s.lag_ms.store(lag, Ordering::Relaxed);
         }
-        for sample in report.live {
+        for sample in &report.live {
             // No subscriber (no open page) is the normal case, not an error.
-            let _ = self.live.send(sample);
+            let _ = self.live.send(sample.clone());
         }
+        Ok(report)
+    }
+}
+
+impl Sink for StoreSink {
+    async fn commit(&self, batch: &Batch) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        self.commit_counted(batch).await?;
         Ok(())
     }
 }
 
-/// Expires the pending area once a minute.
+/// Once a minute: expires the pending area; every five: derives HRV and resting
+/// heart rate for the last two hours (late frames included).
 async fn housekeeping(store: Store, stats: Arc<IngestStats>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
-    loop {
+    for round in 0u64.. {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = tick.tick() => {}
+        }
+        if round % 5 == 4 {
+            derive_recent(&store).await;
         }
         match store.expire_pending(mqtt::now_ms()).await {
             Ok(0) => {}
@@ -201,18 +225,32 @@ async fn housekeeping(store: Store, stats: Arc<IngestStats>, stop: CancellationT
     }
 }
 
+async fn derive_recent(store: &Store) {
+    let now = mqtt::now_ms();
+    let persons = match store.persons().await {
+        Ok(p) => p,
+        Err(e) => return warn!(error = %e, "cannot list persons for derived metrics"),
+    };
+    for person in persons {
+        if let Err(e) = crate::derive::derive_span(store, &person, now - 2 * 3_600_000, now).await {
+            warn!(person.id = person.id, error = %e, "deriving HRV and resting heart rate failed");
+        }
+    }
+}
+
 async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops cohealth");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops cohealth");
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -172,7 +172,11 @@ impl Settings {
     pub fn load(config: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Settings> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = config {
-            anyhow::ensure!(path.exists(), "config file {} does not exist", path.display());
+            anyhow::ensure!(
+                path.exists(),
+                "config file {} does not exist",
+                path.display()
+            );
             figment = figment.merge(Toml::file_exact(path));
         }
         let settings: Settings = figment
@@ -219,8 +223,27 @@ fn figment_message(e: figment::Error) -> String {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail API returns its own error type"
+)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_example_is_the_defaults() {
+        // Inside a jail: other tests set COHEALTH_* variables in this process.
+        figment::Jail::expect_with(|_| {
+            let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/cohealth.toml");
+            let loaded = Settings::load(Some(Path::new(example)), &Overrides::default()).unwrap();
+            let defaults = Settings::default();
+            assert_eq!(
+                toml::to_string(&loaded).unwrap(),
+                toml::to_string(&defaults).unwrap()
+            );
+            Ok(())
+        });
+    }
 
     #[test]
     fn unknown_keys_are_named() {
@@ -235,13 +258,18 @@ mod tests {
     #[test]
     fn layers_apply_in_order() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("c.toml", "listen = \"127.0.0.1:9\"\nlog = \"debug\"\n[mqtt]\nurl = \"mqtt://file\"\n")?;
+            jail.create_file(
+                "c.toml",
+                "listen = \"127.0.0.1:9\"\nlog = \"debug\"\n[mqtt]\nurl = \"mqtt://file\"\n",
+            )?;
             jail.set_env("COHEALTH_LOG", "warn");
             jail.set_env("COHEALTH_MQTT__CLIENT_ID", "from-env");
             jail.create_file("pw", "s3cret\n")?;
             jail.set_env("COHEALTH_MQTT__PASSWORD_FILE", "pw");
             let flags = Overrides {
-                mqtt: Some(MqttOverride { url: "mqtt://flag".into() }),
+                mqtt: Some(MqttOverride {
+                    url: "mqtt://flag".into(),
+                }),
                 ..Overrides::default()
             };
             let s = Settings::load(Some(Path::new("c.toml")), &flags).unwrap();

@@ -80,14 +80,14 @@ pub fn hrv_rmssd(rr: &[(i64, f64)]) -> Vec<RmssdWindow> {
     let mut n = 0usize;
     let mut window: Option<i64> = None;
     let flush = |w: Option<i64>, sum_sq: f64, n: usize, out: &mut Vec<RmssdWindow>| {
-        if let Some(start_ms) = w {
-            if n >= MIN_RMSSD_DIFFS {
-                out.push(RmssdWindow {
-                    start_ms,
-                    rmssd_ms: (sum_sq / n as f64).sqrt(),
-                    diffs: n,
-                });
-            }
+        if let Some(start_ms) = w
+            && n >= MIN_RMSSD_DIFFS
+        {
+            out.push(RmssdWindow {
+                start_ms,
+                rmssd_ms: (sum_sq / n as f64).sqrt(),
+                diffs: n,
+            });
         }
     };
     for i in 1..sorted.len() {

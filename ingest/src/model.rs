@@ -268,6 +268,18 @@ impl SourceKind {
         }
     }
 
+    /// Looks a source kind up by its stable name.
+    pub fn from_name(name: &str) -> Option<SourceKind> {
+        [
+            SourceKind::Ble,
+            SourceKind::Gateway,
+            SourceKind::Phone,
+            SourceKind::Import,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
+
     /// Default priority: a lower number wins when two sources cover one minute.
     pub fn default_priority(self) -> i32 {
         match self {
@@ -295,7 +307,9 @@ impl DeviceId {
         if raw.is_empty() || raw.len() > 128 || raw.chars().any(char::is_control) {
             return None;
         }
-        Some(DeviceId(normalise_mac(raw).unwrap_or_else(|| raw.to_string())))
+        Some(DeviceId(
+            normalise_mac(raw).unwrap_or_else(|| raw.to_string()),
+        ))
     }
 
     /// The canonical spelling.
@@ -316,10 +330,7 @@ impl fmt::Display for DeviceId {
 }
 
 fn normalise_mac(raw: &str) -> Option<String> {
-    let hex: Vec<u8> = raw
-        .bytes()
-        .filter(|b| !matches!(b, b':' | b'-'))
-        .collect();
+    let hex: Vec<u8> = raw.bytes().filter(|b| !matches!(b, b':' | b'-')).collect();
     let separators = raw.len() - hex.len();
     if hex.len() != 12 || !(separators == 0 || separators == 5) {
         return None;
@@ -393,8 +404,14 @@ mod tests {
 
     #[test]
     fn non_mac_ids_are_kept() {
-        assert_eq!(DeviceId::parse("hae:iphone").unwrap().as_str(), "hae:iphone");
-        assert_eq!(DeviceId::parse("aabbccddeef").unwrap().as_str(), "aabbccddeef");
+        assert_eq!(
+            DeviceId::parse("hae:iphone").unwrap().as_str(),
+            "hae:iphone"
+        );
+        assert_eq!(
+            DeviceId::parse("aabbccddeef").unwrap().as_str(),
+            "aabbccddeef"
+        );
         assert!(DeviceId::parse("  ").is_none());
         assert!(DeviceId::parse("a\nb").is_none());
     }

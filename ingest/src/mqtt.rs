@@ -189,7 +189,8 @@ fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig,
         let _ = roots.add(cert);
     }
     if let Some(path) = ca_file {
-        let pem = std::fs::read(path).map_err(|e| MqttError::Tls(format!("{}: {e}", path.display())))?;
+        let pem =
+            std::fs::read(path).map_err(|e| MqttError::Tls(format!("{}: {e}", path.display())))?;
         for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
             let cert: rustls::pki_types::CertificateDer<'static> =
                 cert.map_err(|e| MqttError::Tls(format!("{}: {e}", path.display())))?;
@@ -224,7 +225,11 @@ async fn poll(
                 let current = epoch.fetch_add(1, Ordering::SeqCst) + 1;
                 IngestStats::add(&stats.mqtt_connects, 1);
                 failures = 0;
-                info!(mqtt.epoch = current, mqtt.session_present = ack.session_present, "connected to MQTT broker");
+                info!(
+                    mqtt.epoch = current,
+                    mqtt.session_present = ack.session_present,
+                    "connected to MQTT broker"
+                );
                 connected_once = true;
                 for f in &filters {
                     if let Err(e) = client.subscribe(f.clone(), QoS::AtLeastOnce).await {
@@ -240,6 +245,21 @@ async fn poll(
                 };
                 if tx.send(delivered).is_err() {
                     return;
+                }
+            }
+            Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                let refused = ack
+                    .return_codes
+                    .iter()
+                    .filter(|c| matches!(c, rumqttc::SubscribeReasonCode::Failure))
+                    .count();
+                if refused > 0 {
+                    warn!(
+                        mqtt.refused = refused,
+                        "the broker refused a subscription; check its ACLs"
+                    );
+                } else {
+                    info!(mqtt.pkid = ack.pkid, "subscribed");
                 }
             }
             Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) => return,
@@ -339,14 +359,19 @@ impl<S: Sink> Batcher<S> {
 
     /// Commits `held`, retrying while the store is unavailable; acks on success.
     /// Returns false when shutdown interrupted a retry (nothing is acked then).
-    async fn commit_and_ack(&mut self, held: &mut Vec<Delivered>, cancel: &CancellationToken) -> bool {
+    async fn commit_and_ack(
+        &mut self,
+        held: &mut Vec<Delivered>,
+        cancel: &CancellationToken,
+    ) -> bool {
         let batch = self.decode(held);
         let mut attempt = 0;
         loop {
             let started = std::time::Instant::now();
             match self.sink.commit(&batch).await {
                 Ok(()) => {
-                    self.stats.record_commit(started.elapsed().as_micros() as u64);
+                    self.stats
+                        .record_commit(started.elapsed().as_micros() as u64);
                     break;
                 }
                 Err(e) => {
@@ -368,8 +393,17 @@ impl<S: Sink> Batcher<S> {
         IngestStats::add(&self.stats.readings_in, held.len() as u64);
         for d in held {
             let topic = &d.publish.topic;
-            match self.decoders.decode(topic, &d.publish.payload, d.received_ms) {
-                Ok(readings) => batch.readings.extend(readings),
+            match self
+                .decoders
+                .decode(topic, &d.publish.payload, d.received_ms)
+            {
+                Ok(decoded) => {
+                    if !decoded.rejected.is_empty() {
+                        debug!(mqtt.topic = %topic, reasons = ?decoded.rejected, "values not kept");
+                    }
+                    IngestStats::add(&self.stats.rejected_values, decoded.rejected.len() as u64);
+                    batch.readings.extend(decoded.readings);
+                }
                 Err(e) => {
                     self.warn_dead_letter(topic, &e.to_string(), d.received_ms);
                     let cut = d.publish.payload.len().min(DEAD_LETTER_PAYLOAD_MAX);

@@ -82,7 +82,9 @@ impl Message {
                 cumulative: self.cumulative,
             })),
             (None, None) => Ok(None),
-            _ => Err(NativeError::Shape("`metric` and `value` go together".into())),
+            _ => Err(NativeError::Shape(
+                "`metric` and `value` go together".into(),
+            )),
         }
     }
 }
@@ -195,15 +197,31 @@ mod tests {
     #[test]
     fn refusals_name_the_reason() {
         let cases: [(&[u8], NativeError); 4] = [
-            (br#"{"metric":"pulse","value":1}"#, NativeError::UnknownMetric("pulse".into())),
+            (
+                br#"{"metric":"pulse","value":1}"#,
+                NativeError::UnknownMetric("pulse".into()),
+            ),
             (br#"{"samples":[]}"#, NativeError::Empty),
-            (br#"{"metric":"weight","value":1,"time":"yesterday"}"#, NativeError::BadTime("yesterday".into())),
-            (br#"{"metric":"weight","value":150,"unit":"lb"}"#, NativeError::WrongUnit { metric: "weight", expected: "kg", got: "lb".into() }),
+            (
+                br#"{"metric":"weight","value":1,"time":"yesterday"}"#,
+                NativeError::BadTime("yesterday".into()),
+            ),
+            (
+                br#"{"metric":"weight","value":150,"unit":"lb"}"#,
+                NativeError::WrongUnit {
+                    metric: "weight",
+                    expected: "kg",
+                    got: "lb".into(),
+                },
+            ),
         ];
         for (payload, want) in cases {
             assert_eq!(decode("cohealth/ingest/x", payload, 0).unwrap_err(), want);
         }
         assert!(matches!(decode("t", b"[1]", 0), Err(NativeError::Shape(_))));
-        assert_eq!(decode("t", br#"{"metric":"weight","value":1}"#, 0).unwrap_err(), NativeError::NoDevice);
+        assert_eq!(
+            decode("t", br#"{"metric":"weight","value":1}"#, 0).unwrap_err(),
+            NativeError::NoDevice
+        );
     }
 }

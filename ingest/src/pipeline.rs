@@ -125,7 +125,11 @@ mod tests {
     use crate::model::{DeviceId, Instant, Measurement, SourceKind};
 
     fn reading(ms: Vec<Measurement>) -> Reading {
-        let mut r = Reading::new(DeviceId::parse("d").unwrap(), SourceKind::Ble, 1_000_000_000_000);
+        let mut r = Reading::new(
+            DeviceId::parse("d").unwrap(),
+            SourceKind::Ble,
+            1_000_000_000_000,
+        );
         r.measurements = ms;
         r
     }
@@ -146,9 +150,16 @@ mod tests {
 
     #[test]
     fn a_scale_that_says_1970_gets_receipt_time() {
-        let r = reading(vec![Measurement::gauge_at(Metric::Weight, 70.0, Instant::from_ms(0))]);
+        let r = reading(vec![Measurement::gauge_at(
+            Metric::Weight,
+            70.0,
+            Instant::from_ms(0),
+        )]);
         assert_eq!(prepare(&r).0[0].ts_ms, r.received_ms);
-        let ok = Instant { utc_ms: r.received_ms - 60_000, offset_s: Some(3600) };
+        let ok = Instant {
+            utc_ms: r.received_ms - 60_000,
+            offset_s: Some(3600),
+        };
         let r = reading(vec![Measurement::gauge_at(Metric::Weight, 70.0, ok)]);
         assert_eq!(prepare(&r).0[0].ts_ms, ok.utc_ms);
         assert_eq!(prepare(&r).0[0].offset_s, Some(3600));

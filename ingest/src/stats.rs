@@ -54,23 +54,91 @@ impl IngestStats {
     pub fn render(&self) -> String {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let rows: [(&str, &str, &str, f64); 13] = [
-            ("cohealth_readings_in_total", "counter", "Messages or frames received.", get(&self.readings_in) as f64),
-            ("cohealth_samples_written_total", "counter", "Samples newly written.", get(&self.samples_written) as f64),
-            ("cohealth_duplicates_total", "counter", "Samples already stored with the same key and value.", get(&self.duplicates) as f64),
-            ("cohealth_rejected_values_total", "counter", "Values refused by range checks.", get(&self.rejected_values) as f64),
-            ("cohealth_dead_letters_total", "counter", "Messages that could not be decoded.", get(&self.dead_letters) as f64),
-            ("cohealth_batches_total", "counter", "Batches committed.", get(&self.batches) as f64),
-            ("cohealth_batch_commit_seconds_sum", "counter", "Total time spent committing batches.", get(&self.commit_us_total) as f64 / 1e6),
-            ("cohealth_batch_commit_seconds_max", "gauge", "Longest batch commit.", get(&self.commit_us_max) as f64 / 1e6),
-            ("cohealth_ingest_lag_seconds", "gauge", "Age of the newest committed reading at commit.", get(&self.lag_ms) as f64 / 1e3),
-            ("cohealth_mqtt_ack_delay_seconds", "gauge", "Receipt-to-ack time of the last batch's oldest message.", get(&self.ack_delay_ms) as f64 / 1e3),
-            ("cohealth_pending_evicted_total", "counter", "Pending samples evicted (area full).", get(&self.pending_evicted) as f64),
-            ("cohealth_pending_expired_total", "counter", "Pending samples expired unclaimed.", get(&self.pending_expired) as f64),
-            ("cohealth_mqtt_connects_total", "counter", "MQTT connections established.", get(&self.mqtt_connects) as f64),
+            (
+                "cohealth_readings_in_total",
+                "counter",
+                "Messages or frames received.",
+                get(&self.readings_in) as f64,
+            ),
+            (
+                "cohealth_samples_written_total",
+                "counter",
+                "Samples newly written.",
+                get(&self.samples_written) as f64,
+            ),
+            (
+                "cohealth_duplicates_total",
+                "counter",
+                "Samples already stored with the same key and value.",
+                get(&self.duplicates) as f64,
+            ),
+            (
+                "cohealth_rejected_values_total",
+                "counter",
+                "Values refused by range checks.",
+                get(&self.rejected_values) as f64,
+            ),
+            (
+                "cohealth_dead_letters_total",
+                "counter",
+                "Messages that could not be decoded.",
+                get(&self.dead_letters) as f64,
+            ),
+            (
+                "cohealth_batches_total",
+                "counter",
+                "Batches committed.",
+                get(&self.batches) as f64,
+            ),
+            (
+                "cohealth_batch_commit_seconds_sum",
+                "counter",
+                "Total time spent committing batches.",
+                get(&self.commit_us_total) as f64 / 1e6,
+            ),
+            (
+                "cohealth_batch_commit_seconds_max",
+                "gauge",
+                "Longest batch commit.",
+                get(&self.commit_us_max) as f64 / 1e6,
+            ),
+            (
+                "cohealth_ingest_lag_seconds",
+                "gauge",
+                "Age of the newest committed reading at commit.",
+                get(&self.lag_ms) as f64 / 1e3,
+            ),
+            (
+                "cohealth_mqtt_ack_delay_seconds",
+                "gauge",
+                "Receipt-to-ack time of the last batch's oldest message.",
+                get(&self.ack_delay_ms) as f64 / 1e3,
+            ),
+            (
+                "cohealth_pending_evicted_total",
+                "counter",
+                "Pending samples evicted (area full).",
+                get(&self.pending_evicted) as f64,
+            ),
+            (
+                "cohealth_pending_expired_total",
+                "counter",
+                "Pending samples expired unclaimed.",
+                get(&self.pending_expired) as f64,
+            ),
+            (
+                "cohealth_mqtt_connects_total",
+                "counter",
+                "MQTT connections established.",
+                get(&self.mqtt_connects) as f64,
+            ),
         ];
         let mut out = String::with_capacity(2048);
         for (name, kind, help, value) in rows {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+            );
         }
         out
     }

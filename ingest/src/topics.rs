@@ -3,9 +3,16 @@
 //! The mapping is data (`[[mqtt.topics]]` in `cohealth.toml`), so adding a source
 //! format means adding a [`Format`] variant and its decoder, nothing in the MQTT loop.
 
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 
-use crate::model::Reading;
+use crate::ble::BleError;
+use crate::ble::advert::{self, AdvertData};
+use crate::ble::weighing::WeighingTracker;
+use crate::gateway::{self, GatewayError, WeighingFilter};
+use crate::hae::{self, HaeError};
+use crate::model::{DeviceId, Reading, SourceKind};
 use crate::native;
 
 /// A payload format we can decode.
@@ -14,6 +21,12 @@ use crate::native;
 pub enum Format {
     /// CoHealth's own JSON (see [`crate::native`]).
     Cohealth,
+    /// Theengs Gateway / OpenMQTTGateway decoded JSON (`home/<gw>/BTtoMQTT/<id>`).
+    Gateway,
+    /// A gateway's raw advertisements (`home/<gw>/BTtoMQTT/undecoded`), decoded by us.
+    GatewayRaw,
+    /// Health Auto Export JSON (`cohealth/hae/<name>`; `<name>` becomes device `hae:<name>`).
+    HealthAutoExport,
 }
 
 /// One topic filter and the format of what arrives on it.
@@ -28,10 +41,17 @@ pub struct Route {
 
 /// The routes used when the configuration names none.
 pub fn default_routes() -> Vec<Route> {
-    vec![Route {
-        filter: "cohealth/ingest/#".into(),
-        format: Format::Cohealth,
-    }]
+    let route = |filter: &str, format| Route {
+        filter: filter.into(),
+        format,
+    };
+    vec![
+        route("cohealth/ingest/#", Format::Cohealth),
+        route("cohealth/hae/+", Format::HealthAutoExport),
+        // Before the decoded route, which would match it too: first match wins.
+        route("home/+/BTtoMQTT/undecoded", Format::GatewayRaw),
+        route("home/+/BTtoMQTT/+", Format::Gateway),
+    ]
 }
 
 /// Why a message could not be decoded; stored with the dead letter.
@@ -43,18 +63,54 @@ pub enum DecodeError {
     /// The native decoder refused the payload.
     #[error(transparent)]
     Native(#[from] native::NativeError),
+    /// The gateway decoder refused the payload.
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    /// A raw advertisement could not be read.
+    #[error(transparent)]
+    Advert(#[from] BleError),
+    /// The Health Auto Export decoder refused the payload.
+    #[error(transparent)]
+    Hae(#[from] HaeError),
+    /// The topic's last level is not a usable device name.
+    #[error("topic `{0}` does not end in a usable device name")]
+    TopicDevice(String),
+}
+
+/// What one message decoded to.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    /// The readings (possibly without measurements: a device seen).
+    pub readings: Vec<Reading>,
+    /// Values present but not kept, with the reason (never the value).
+    pub rejected: Vec<String>,
+}
+
+impl Decoded {
+    fn one(reading: Reading) -> Decoded {
+        Decoded {
+            readings: vec![reading],
+            rejected: Vec::new(),
+        }
+    }
 }
 
 /// Decodes messages, keeping whatever state decoders need across messages.
 #[derive(Debug)]
 pub struct Decoders {
     routes: Vec<Route>,
+    weighings: WeighingFilter,
+    raw_weighings: HashMap<DeviceId, WeighingTracker>,
 }
 
 impl Decoders {
     /// Decoders for `routes`, tried in order.
     pub fn new(routes: Vec<Route>) -> Self {
-        Decoders { routes }
+        Decoders {
+            routes,
+            weighings: WeighingFilter::new(),
+            raw_weighings: HashMap::new(),
+        }
     }
 
     /// The topic filters to subscribe to.
@@ -68,16 +124,85 @@ impl Decoders {
         topic: &str,
         payload: &[u8],
         received_ms: i64,
-    ) -> Result<Vec<Reading>, DecodeError> {
+    ) -> Result<Decoded, DecodeError> {
         let route = self
             .routes
             .iter()
             .find(|r| filter_matches(&r.filter, topic))
             .ok_or(DecodeError::NoRoute)?;
         match route.format {
-            Format::Cohealth => Ok(vec![native::decode(topic, payload, received_ms)?]),
+            Format::Cohealth => Ok(Decoded::one(native::decode(topic, payload, received_ms)?)),
+            Format::Gateway => self.decode_gateway(topic, payload, received_ms),
+            Format::GatewayRaw => self.decode_raw(topic, payload, received_ms),
+            Format::HealthAutoExport => decode_hae(topic, payload, received_ms),
         }
     }
+
+    fn decode_gateway(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        now: i64,
+    ) -> Result<Decoded, DecodeError> {
+        let mut frame = gateway::decode_gateway_frame(topic, payload, now)?;
+        self.weighings.filter(&mut frame);
+        self.weighings.forget_before(now - 10 * 60 * 1000);
+        Ok(Decoded {
+            readings: vec![frame.reading],
+            rejected: frame.rejected,
+        })
+    }
+
+    /// Decodes a gateway's raw advert ourselves: the same readings its decoder would
+    /// publish, and one weight per weighing for scales.
+    fn decode_raw(
+        &mut self,
+        topic: &str,
+        payload: &[u8],
+        now: i64,
+    ) -> Result<Decoded, DecodeError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(payload).map_err(|e| BleError::BadJson(e.to_string()))?;
+        let adv = advert::advert_from_gateway_json(&value)?;
+        let device = advert::gateway_device_id(&value).ok_or(GatewayError::MissingId)?;
+        let mut reading = Reading::new(device.clone(), SourceKind::Gateway, now);
+        reading.sub_source = topic.split('/').nth(1).unwrap_or_default().to_owned();
+        reading.name = adv.name.clone();
+        reading.rssi = adv.rssi;
+        if let Some(decoded) = advert::decode_advert(&adv)? {
+            reading.model = Some(decoded.model.clone());
+            reading.measurements = match &decoded.data {
+                AdvertData::XiaomiScale(frame) => {
+                    if self.raw_weighings.len() > 256 {
+                        self.raw_weighings.clear();
+                    }
+                    self.raw_weighings.entry(device).or_default().push(frame)
+                }
+                _ => decoded.measurements(),
+            };
+        }
+        Ok(Decoded::one(reading))
+    }
+}
+
+/// Health Auto Export: the topic's last level names the phone (`hae:<name>`).
+fn decode_hae(topic: &str, payload: &[u8], now: i64) -> Result<Decoded, DecodeError> {
+    let name = topic.rsplit('/').next().unwrap_or_default();
+    let device = DeviceId::parse(&format!("hae:{name}"))
+        .filter(|_| !name.is_empty())
+        .ok_or_else(|| DecodeError::TopicDevice(topic.to_owned()))?;
+    let batch = hae::decode_hae(&device, payload, now)?;
+    let rejected = batch
+        .skipped
+        .into_iter()
+        .map(|(metric, reason)| format!("{metric}: {reason}"))
+        .collect();
+    let mut readings = batch.readings;
+    if readings.is_empty() {
+        // An export with nothing we keep still shows the phone as seen.
+        readings.push(Reading::new(device, SourceKind::Phone, now));
+    }
+    Ok(Decoded { readings, rejected })
 }
 
 /// Whether an MQTT topic filter matches a topic name (MQTT 3.1.1 §4.7).
@@ -100,8 +225,14 @@ mod tests {
 
     #[test]
     fn wildcards() {
-        assert!(filter_matches("home/+/BTtoMQTT/+", "home/gw1/BTtoMQTT/AABB"));
-        assert!(!filter_matches("home/+/BTtoMQTT/+", "home/gw1/BTtoMQTT/AABB/x"));
+        assert!(filter_matches(
+            "home/+/BTtoMQTT/+",
+            "home/gw1/BTtoMQTT/AABB"
+        ));
+        assert!(!filter_matches(
+            "home/+/BTtoMQTT/+",
+            "home/gw1/BTtoMQTT/AABB/x"
+        ));
         assert!(filter_matches("cohealth/ingest/#", "cohealth/ingest"));
         assert!(filter_matches("cohealth/ingest/#", "cohealth/ingest/a/b"));
         assert!(!filter_matches("cohealth/ingest", "cohealth/ingest/a"));

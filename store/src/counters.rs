@@ -46,6 +46,12 @@ mod tests {
         // midnight reset
         assert_eq!(advance(&mut s, 7.0, 30), Some(7.0));
         assert_eq!(advance(&mut s, 9.0, 40), Some(2.0));
-        assert_eq!(s, Some(CounterState { value: 9.0, ts_ms: 40 }));
+        assert_eq!(
+            s,
+            Some(CounterState {
+                value: 9.0,
+                ts_ms: 40
+            })
+        );
     }
 }

@@ -26,12 +26,16 @@ impl Store {
     /// The newest dead letters first.
     pub async fn list_dead_letters(&self, limit: i64) -> Result<Vec<DeadLetterRow>> {
         Ok(on_pool!(self, p => sqlx::query_as(
-            "SELECT id, received_ms, topic, error, LENGTH(payload) AS payload_len
+            "SELECT id, received_ms, topic, error, CAST(LENGTH(payload) AS BIGINT) AS payload_len
              FROM dead_letter ORDER BY id DESC LIMIT $1",
         ).bind(limit).fetch_all(p).await?))
     }
 
-    pub(crate) async fn insert_dead_letters(&self, tx: &mut Tx, dead: &[DeadLetter]) -> Result<u64> {
+    pub(crate) async fn insert_dead_letters(
+        &self,
+        tx: &mut Tx,
+        dead: &[DeadLetter],
+    ) -> Result<u64> {
         for d in dead {
             on_tx!(&mut *tx, t => sqlx::query(
                 "INSERT INTO dead_letter (received_ms, topic, error, payload) VALUES ($1, $2, $3, $4)",

@@ -51,7 +51,12 @@ impl Store {
 
     /// Claims `device` for `person`, creating it if never seen, and moves its pending
     /// samples into the person's data. Claiming a device someone else holds fails.
-    pub async fn claim_device(&self, device: &str, person: i64, now_ms: i64) -> Result<ClaimOutcome> {
+    pub async fn claim_device(
+        &self,
+        device: &str,
+        person: i64,
+        now_ms: i64,
+    ) -> Result<ClaimOutcome> {
         let mut tx = self.begin_write().await?;
         let holder: Option<Option<i64>> = on_tx!(&mut tx, t =>
             sqlx::query_scalar("SELECT person_id FROM device WHERE id = $1")
@@ -81,7 +86,9 @@ impl Store {
             "UPDATE device SET person_id = NULL, claimed_ms = NULL WHERE id = $1 AND person_id = $2",
         ).bind(device).bind(person).execute(p).await?.rows_affected());
         if done == 0 {
-            return Err(StoreError::NotFound(format!("device {device} claimed by you")));
+            return Err(StoreError::NotFound(format!(
+                "device {device} claimed by you"
+            )));
         }
         Ok(())
     }
@@ -89,8 +96,10 @@ impl Store {
     /// Deletes pending samples received before `now_ms - ttl`; returns how many.
     pub async fn expire_pending(&self, now_ms: i64) -> Result<u64> {
         let cutoff = now_ms - self.limits.pending_ttl_ms;
-        Ok(on_pool!(self, p => sqlx::query("DELETE FROM pending_sample WHERE received_ms < $1")
-            .bind(cutoff).execute(p).await?.rows_affected()))
+        Ok(
+            on_pool!(self, p => sqlx::query("DELETE FROM pending_sample WHERE received_ms < $1")
+            .bind(cutoff).execute(p).await?.rows_affected()),
+        )
     }
 
     /// Keeps the pending area within its bound, oldest first out.

@@ -15,7 +15,7 @@ use cohealth_ingest::{Metric, Reading, ValueKind};
 use crate::counters::{self, CounterState};
 use crate::metrics::metric_id;
 use crate::tx::{Tx, on_tx};
-use crate::{Result, Store, rollup};
+use crate::{Result, SourceKey, Store, rollup};
 
 /// What one batch commit did.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -102,14 +102,16 @@ impl Store {
             report.duplicates += rows.len() as u64 - written;
             rollup::refresh_rows(&mut tx, *person, rows).await?;
             let room = LIVE_MAX.saturating_sub(report.live.len());
-            report.live.extend(rows.iter().rev().take(room).filter_map(|r| {
-                Some(LiveSample {
-                    person_id: *person,
-                    metric: crate::metrics::metric_from_id(r.metric_id)?,
-                    ts_ms: r.ts_ms,
-                    value: r.value,
-                })
-            }));
+            report
+                .live
+                .extend(rows.iter().rev().take(room).filter_map(|r| {
+                    Some(LiveSample {
+                        person_id: *person,
+                        metric: crate::metrics::metric_from_id(r.metric_id)?,
+                        ts_ms: r.ts_ms,
+                        value: r.value,
+                    })
+                }));
         }
         report.pending = insert_pending(&mut tx, &pending).await?;
         report.duplicates += pending.len() as u64 - report.pending;
@@ -127,7 +129,7 @@ impl Store {
         &self,
         tx: &mut Tx,
         reading: &Reading,
-        new_sources: &mut Vec<((String, String, String), i64)>,
+        new_sources: &mut Vec<(SourceKey, i64)>,
     ) -> Result<i64> {
         let key = (
             reading.device.to_string(),
@@ -158,12 +160,12 @@ impl Store {
         Ok(id)
     }
 
-    fn cached_source(&self, key: &(String, String, String)) -> Option<i64> {
+    fn cached_source(&self, key: &SourceKey) -> Option<i64> {
         self.sources.lock().ok()?.get(key).copied()
     }
 
     /// Sources created inside a transaction are cached only once it committed.
-    fn remember_sources(&self, new_sources: Vec<((String, String, String), i64)>) {
+    fn remember_sources(&self, new_sources: Vec<(SourceKey, i64)>) {
         if let Ok(mut cache) = self.sources.lock() {
             if cache.len() > 100_000 {
                 cache.clear();
@@ -220,9 +222,9 @@ async fn to_row(
     let mut value = s.value;
     if s.kind == ValueKind::Cumulative {
         let key = (source_id, metric_id);
-        if !cache.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(e) = cache.entry(key) {
             let loaded = load_counter(tx, key).await?;
-            cache.insert(key, loaded);
+            e.insert(loaded);
         }
         let state = cache.entry(key).or_default();
         match counters::advance(state, s.value, s.ts_ms) {

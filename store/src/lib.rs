@@ -21,6 +21,7 @@ mod migrate;
 mod people;
 mod query;
 mod rollup;
+mod tokens;
 mod tx;
 
 use std::collections::HashMap;
@@ -30,7 +31,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
@@ -89,11 +92,14 @@ macro_rules! on_pool {
 }
 pub(crate) use on_pool;
 
+/// (device id, source kind, sub-source): what names one source.
+pub(crate) type SourceKey = (String, String, String);
+
 /// The store handle; cheap to clone, shared by daemon and portal.
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: Pool,
-    pub(crate) sources: Arc<Mutex<HashMap<(String, String, String), i64>>>,
+    pub(crate) sources: Arc<Mutex<HashMap<SourceKey, i64>>>,
     pub(crate) limits: Limits,
 }
 

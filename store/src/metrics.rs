@@ -15,7 +15,9 @@ pub fn metric_id(m: Metric) -> i64 {
 
 /// The metric stored under `id`, if any.
 pub fn metric_from_id(id: i64) -> Option<Metric> {
-    usize::try_from(id - 1).ok().and_then(|i| Metric::ALL.get(i).copied())
+    usize::try_from(id - 1)
+        .ok()
+        .and_then(|i| Metric::ALL.get(i).copied())
 }
 
 #[cfg(test)]

@@ -6,13 +6,21 @@ use crate::{Pool, Result, Store, StoreError};
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
     (2, include_str!("../migrations/sqlite/0002_portal.sql")),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_ingest_token.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_portal.sql")),
+    (
+        3,
+        include_str!("../migrations/postgres/0003_ingest_token.sql"),
+    ),
 ];
 
-/// Applies every migration newer than the database's current version.
+/// Applies every migration the database has not recorded yet, in version order.
 pub(crate) async fn run(store: &Store) -> Result<()> {
     match &store.pool {
         Pool::Sqlite(p) => apply(p, SQLITE).await,
@@ -27,6 +35,7 @@ where
     for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
     i64: for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB> + for<'q> sqlx::Encode<'q, DB>,
     (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    (i64,): Send + Unpin,
 {
     let mut conn = pool.acquire().await?;
     sqlx::raw_sql(
@@ -34,10 +43,13 @@ where
     )
     .execute(&mut *conn)
     .await?;
-    let current: (i64,) = sqlx::query_as("SELECT COALESCE(MAX(version), 0) FROM schema_migration")
-        .fetch_one(&mut *conn)
+    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM schema_migration")
+        .fetch_all(&mut *conn)
         .await?;
-    for &(version, sql) in steps.iter().filter(|(v, _)| *v > current.0) {
+    let done = |v: i64| applied.iter().any(|(a,)| *a == v);
+    // By version, not by the highest applied: migrations written on two branches
+    // at once (0002 and 0003) both apply, whichever landed first.
+    for &(version, sql) in steps.iter().filter(|(v, _)| !done(*v)) {
         let err = |source| StoreError::Migration { version, source };
         let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(err)?;

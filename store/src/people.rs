@@ -88,7 +88,16 @@ pub struct NewUser<'a> {
     pub time_zone: &'a str,
 }
 
-type UserTuple = (i64, i64, String, Option<String>, String, String, String, String);
+type UserTuple = (
+    i64,
+    i64,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+);
 
 macro_rules! user_select {
     ($where:literal) => {
@@ -120,7 +129,10 @@ impl Store {
     pub async fn add_user(&self, new: &NewUser<'_>, now_ms: i64) -> Result<UserRow> {
         let email = new.email.trim().to_lowercase();
         if new.time_zone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(StoreError::Invalid(format!("time zone `{}`", new.time_zone)));
+            return Err(StoreError::Invalid(format!(
+                "time zone `{}`",
+                new.time_zone
+            )));
         }
         let mut tx = self.begin_write().await?;
         let user_id: i64 = on_tx!(&mut tx, t => {
@@ -154,7 +166,9 @@ impl Store {
             .fetch_one(&mut **t).await?
         });
         tx.commit().await?;
-        self.user_by_id(user_id).await?.ok_or_else(|| StoreError::NotFound("new user".into()))
+        self.user_by_id(user_id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound("new user".into()))
     }
 
     /// Finds an account by email (any case) or user name.
@@ -182,7 +196,13 @@ impl Store {
     }
 
     /// Stores a new web session under the hash of its id.
-    pub async fn create_session(&self, id_hash: &str, user: i64, csrf: &str, now_ms: i64) -> Result<()> {
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        user: i64,
+        csrf: &str,
+        now_ms: i64,
+    ) -> Result<()> {
         on_pool!(self, p => sqlx::query(
             "INSERT INTO web_session (id_hash, user_id, csrf_token, created_ms, last_seen_ms)
              VALUES ($1, $2, $3, $4, $4)",
@@ -211,11 +231,30 @@ impl Store {
         Ok(())
     }
 
+    /// Every person, for periodic jobs.
+    pub async fn persons(&self) -> Result<Vec<Person>> {
+        let rows: Vec<(i64, String, String)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT id, display_name, time_zone FROM person ORDER BY id",
+        ).fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(id, display_name, time_zone)| Person {
+                id,
+                display_name,
+                time_zone,
+            })
+            .collect())
+    }
+
     /// A person by id.
     pub async fn person(&self, id: i64) -> Result<Option<Person>> {
         let row: Option<(i64, String, String)> = on_pool!(self, p => sqlx::query_as(
             "SELECT id, display_name, time_zone FROM person WHERE id = $1",
         ).bind(id).fetch_optional(p).await?);
-        Ok(row.map(|(id, display_name, time_zone)| Person { id, display_name, time_zone }))
+        Ok(row.map(|(id, display_name, time_zone)| Person {
+            id,
+            display_name,
+            time_zone,
+        }))
     }
 }

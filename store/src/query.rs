@@ -70,7 +70,13 @@ impl Store {
         .fetch_all(p).await?);
         Ok(rows
             .into_iter()
-            .map(|(ts_ms, value, offset_s, source, device)| SampleRow { ts_ms, value, offset_s, source, device })
+            .map(|(ts_ms, value, offset_s, source, device)| SampleRow {
+                ts_ms,
+                value,
+                offset_s,
+                source,
+                device,
+            })
             .collect())
     }
 
@@ -99,22 +105,40 @@ impl Store {
             ).bind(person).bind(id).bind(from_ms).bind(to_ms).fetch_all(p).await?);
             return Ok(rows
                 .into_iter()
-                .map(|(day, start_ms, count, sum, min, max)| SeriesPoint { start_ms, day: Some(day), count, sum, min, max })
+                .map(|(day, start_ms, count, sum, min, max)| SeriesPoint {
+                    start_ms,
+                    day: Some(day),
+                    count,
+                    sum,
+                    min,
+                    max,
+                })
                 .collect());
         }
         let sql = match bucket {
-            Bucket::Minute => "SELECT bucket_ms, n, total, lo, hi FROM rollup_minute
+            Bucket::Minute => {
+                "SELECT bucket_ms, n, total, lo, hi FROM rollup_minute
                  WHERE person_id = $1 AND metric_id = $2 AND bucket_ms >= $3 AND bucket_ms < $4
-                 ORDER BY bucket_ms",
-            _ => "SELECT bucket_ms, n, total, lo, hi FROM rollup_hour
+                 ORDER BY bucket_ms"
+            }
+            _ => {
+                "SELECT bucket_ms, n, total, lo, hi FROM rollup_hour
                  WHERE person_id = $1 AND metric_id = $2 AND bucket_ms >= $3 AND bucket_ms < $4
-                 ORDER BY bucket_ms",
+                 ORDER BY bucket_ms"
+            }
         };
         let rows: Vec<(i64, i64, f64, f64, f64)> = on_pool!(self, p => sqlx::query_as(sql)
             .bind(person).bind(id).bind(from_ms).bind(to_ms).fetch_all(p).await?);
         Ok(rows
             .into_iter()
-            .map(|(start_ms, count, sum, min, max)| SeriesPoint { start_ms, day: None, count, sum, min, max })
+            .map(|(start_ms, count, sum, min, max)| SeriesPoint {
+                start_ms,
+                day: None,
+                count,
+                sum,
+                min,
+                max,
+            })
             .collect())
     }
 }

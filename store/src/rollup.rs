@@ -32,7 +32,12 @@ pub struct Agg {
 
 impl Agg {
     fn of(v: f64) -> Agg {
-        Agg { n: 1, total: v, lo: v, hi: v }
+        Agg {
+            n: 1,
+            total: v,
+            lo: v,
+            hi: v,
+        }
     }
 
     fn add(&mut self, v: f64) {
@@ -111,7 +116,10 @@ pub(crate) async fn refresh_span(
     let from = from_ms.div_euclid(MINUTE) * MINUTE;
     let to = to_ms.div_euclid(MINUTE) * MINUTE + MINUTE;
     rebuild_minutes(tx, person, metric, from, to).await?;
-    let (h_from, h_to) = (from.div_euclid(HOUR) * HOUR, (to + HOUR - 1).div_euclid(HOUR) * HOUR);
+    let (h_from, h_to) = (
+        from.div_euclid(HOUR) * HOUR,
+        (to + HOUR - 1).div_euclid(HOUR) * HOUR,
+    );
     rebuild_hours(tx, person, metric, h_from, h_to).await?;
     for (day, start, end) in local_days(tz, from, to) {
         rebuild_day(tx, person, metric, &day, start, end).await?;
@@ -132,7 +140,12 @@ async fn rebuild_minutes(tx: &mut Tx, person: i64, metric: i64, from: i64, to: i
     .fetch_all(&mut **t).await?);
     let points: Vec<RawPoint> = rows
         .into_iter()
-        .map(|(ts_ms, value, priority, source_id)| RawPoint { ts_ms, value, priority, source_id })
+        .map(|(ts_ms, value, priority, source_id)| RawPoint {
+            ts_ms,
+            value,
+            priority,
+            source_id,
+        })
         .collect();
     let minutes = minute_aggregates(&points);
 
@@ -167,7 +180,13 @@ pub(crate) async fn write_minutes(
     Ok(())
 }
 
-pub(crate) async fn rebuild_hours(tx: &mut Tx, person: i64, metric: i64, from: i64, to: i64) -> Result<()> {
+pub(crate) async fn rebuild_hours(
+    tx: &mut Tx,
+    person: i64,
+    metric: i64,
+    from: i64,
+    to: i64,
+) -> Result<()> {
     on_tx!(tx, t => {
         sqlx::query(
             "DELETE FROM rollup_hour WHERE person_id = $1 AND metric_id = $2
@@ -298,7 +317,12 @@ mod tests {
     use super::*;
 
     fn p(ts_ms: i64, value: f64, priority: i64, source_id: i64) -> RawPoint {
-        RawPoint { ts_ms, value, priority, source_id }
+        RawPoint {
+            ts_ms,
+            value,
+            priority,
+            source_id,
+        }
     }
 
     #[test]
@@ -311,8 +335,30 @@ mod tests {
         ];
         let m = minute_aggregates(&points);
         assert_eq!(m.len(), 2);
-        assert_eq!(m[0], (0, Agg { n: 1, total: 100.0, lo: 100.0, hi: 100.0 }));
-        assert_eq!(m[1], (60_000, Agg { n: 1, total: 7.0, lo: 7.0, hi: 7.0 }));
+        assert_eq!(
+            m[0],
+            (
+                0,
+                Agg {
+                    n: 1,
+                    total: 100.0,
+                    lo: 100.0,
+                    hi: 100.0
+                }
+            )
+        );
+        assert_eq!(
+            m[1],
+            (
+                60_000,
+                Agg {
+                    n: 1,
+                    total: 7.0,
+                    lo: 7.0,
+                    hi: 7.0
+                }
+            )
+        );
     }
 
     #[test]

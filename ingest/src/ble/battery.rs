@@ -5,8 +5,8 @@
 
 use serde::Serialize;
 
-use super::reader::Reader;
 use super::BleError;
+use super::reader::Reader;
 use crate::model::{Measurement, Metric};
 
 /// A decoded Battery Level (0x2A19).

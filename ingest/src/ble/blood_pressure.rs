@@ -6,11 +6,11 @@
 
 use serde::Serialize;
 
+use super::BleError;
 use super::datetime::DateTime;
 use super::ieee11073::Ieee11073;
 use super::reader::Reader;
 use super::weight::stamp;
-use super::BleError;
 use crate::model::{Measurement, Metric};
 
 /// Millimetres of mercury per kilopascal (1 mmHg = 133.322387415 Pa).

@@ -103,11 +103,7 @@ fn opt<T>(
     present: bool,
     read: impl FnOnce() -> Result<T, BleError>,
 ) -> Result<Option<T>, BleError> {
-    if present {
-        read().map(Some)
-    } else {
-        Ok(None)
-    }
+    if present { read().map(Some) } else { Ok(None) }
 }
 
 impl BodyCompositionMeasurement {

@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use super::reader::Reader;
 use super::BleError;
+use super::reader::Reader;
 use crate::model::Instant;
 
 /// A device wall-clock time as sent (no zone; the device's local time).

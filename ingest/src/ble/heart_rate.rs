@@ -8,8 +8,8 @@
 
 use serde::Serialize;
 
-use super::reader::Reader;
 use super::BleError;
+use super::reader::Reader;
 use crate::model::{Measurement, Metric};
 
 /// Kilojoules per kilocalorie.

@@ -15,6 +15,7 @@ mod body_composition;
 mod csc;
 mod datetime;
 mod decoded;
+pub mod frames;
 mod heart_rate;
 mod ieee11073;
 mod plx;
@@ -25,7 +26,7 @@ mod rsc;
 mod soehnle;
 mod thermometer;
 mod vendor;
-mod weighing;
+pub mod weighing;
 mod weight;
 mod xiaomi;
 
@@ -38,33 +39,33 @@ mod proptests;
 
 use serde::Serialize;
 
-pub use battery::{decode_battery, BatteryLevel};
+pub use battery::{BatteryLevel, decode_battery};
 pub use blood_pressure::{
-    decode_blood_pressure, BloodPressureMeasurement, PressureUnit, MMHG_PER_KPA,
+    BloodPressureMeasurement, MMHG_PER_KPA, PressureUnit, decode_blood_pressure,
 };
-pub use body_composition::{decode_body_composition, BodyCompositionMeasurement};
+pub use body_composition::{BodyCompositionMeasurement, decode_body_composition};
 pub use csc::{
-    decode_csc, CrankData, CscMeasurement, CscTracker, CscUpdate, WheelData,
-    DEFAULT_WHEEL_CIRCUMFERENCE_MM,
+    CrankData, CscMeasurement, CscTracker, CscUpdate, DEFAULT_WHEEL_CIRCUMFERENCE_MM, WheelData,
+    decode_csc,
 };
 pub use datetime::{DateTime, TRUSTED_FROM_YEAR};
-pub use decoded::{decode_characteristic, decode_characteristic_str, parse_uuid16, Decoded};
+pub use decoded::{Decoded, decode_characteristic, decode_characteristic_str, parse_uuid16};
 pub use heart_rate::{
-    decode_body_sensor_location, decode_heart_rate, rr_to_ms, BodySensorLocation,
-    HeartRateMeasurement, SensorContact, KJ_PER_KCAL,
+    BodySensorLocation, HeartRateMeasurement, KJ_PER_KCAL, SensorContact,
+    decode_body_sensor_location, decode_heart_rate, rr_to_ms,
 };
 pub use ieee11073::Ieee11073;
-pub use plx::{decode_plx_continuous, decode_plx_spot_check, PlxContinuous, PlxSpotCheck, SpO2Pr};
+pub use plx::{PlxContinuous, PlxSpotCheck, SpO2Pr, decode_plx_continuous, decode_plx_spot_check};
 pub use reader::decode_hex;
 pub use rfc3339::parse_rfc3339;
-pub use rsc::{decode_rsc, RscMeasurement};
-pub use soehnle::{decode_soehnle, SoehnleMeasurement, SOEHNLE_MEASUREMENT_UUID};
-pub use thermometer::{decode_temperature, TemperatureMeasurement, TemperatureUnit};
+pub use rsc::{RscMeasurement, decode_rsc};
+pub use soehnle::{SOEHNLE_MEASUREMENT_UUID, SoehnleMeasurement, decode_soehnle};
+pub use thermometer::{TemperatureMeasurement, TemperatureUnit, decode_temperature};
 pub use vendor::VendorModel;
 pub use weighing::WeighingTracker;
-pub use weight::{decode_weight, WeightMeasurement};
+pub use weight::{WeightMeasurement, decode_weight};
 pub use xiaomi::{
-    decode_mi_scale_v1, decode_mi_scale_v2, WeighingMode, XiaomiScaleFrame, XiaomiScaleLayout,
+    WeighingMode, XiaomiScaleFrame, XiaomiScaleLayout, decode_mi_scale_v1, decode_mi_scale_v2,
 };
 
 /// Kilograms per international avoirdupois pound.

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use super::advert::{advert_from_gateway_json, decode_advert, decode_bthome, Advert};
+use super::advert::{Advert, advert_from_gateway_json, decode_advert, decode_bthome};
 use super::replay::parse_replay;
 use super::*;
 use crate::derive::{hrv_rmssd, resting_heart_rate};

@@ -48,7 +48,7 @@ use serde::Serialize;
 
 use super::advert::Advert;
 use super::reader::decode_hex;
-use super::{parse_rfc3339, parse_uuid16, BleError};
+use super::{BleError, parse_rfc3339, parse_uuid16};
 use crate::model::{DeviceId, Instant};
 
 /// What one replay line carries.

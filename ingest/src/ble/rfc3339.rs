@@ -1,8 +1,8 @@
 //! A small RFC 3339 parser for replay files, so the decoders need no date
 //! library: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`.
 
-use super::datetime::{days_from_civil, days_in_month};
 use super::BleError;
+use super::datetime::{days_from_civil, days_in_month};
 use crate::model::Instant;
 
 /// Parses an RFC 3339 time stamp into an [`Instant`] (UTC milliseconds, with
@@ -67,11 +67,7 @@ pub fn parse_rfc3339(s: &str) -> Result<Instant, BleError> {
                 return Err(bad());
             }
             let o = oh * 3600 + om * 60;
-            if sign == b'-' {
-                -o
-            } else {
-                o
-            }
+            if sign == b'-' { -o } else { o }
         }
         _ => return Err(bad()),
     };

@@ -3,8 +3,8 @@
 
 use serde::Serialize;
 
-use super::reader::Reader;
 use super::BleError;
+use super::reader::Reader;
 use crate::model::{Measurement, Metric};
 
 /// A decoded RSC Measurement.

@@ -10,10 +10,10 @@
 
 use serde::Serialize;
 
+use super::BleError;
 use super::datetime::DateTime;
 use super::reader::Reader;
 use super::weight::stamp;
-use super::BleError;
 use crate::model::{Measurement, Metric};
 
 /// The Soehnle measurement characteristic (notify).

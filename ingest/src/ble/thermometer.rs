@@ -5,11 +5,11 @@
 
 use serde::Serialize;
 
+use super::BleError;
 use super::datetime::DateTime;
 use super::ieee11073::Ieee11073;
 use super::reader::Reader;
 use super::weight::stamp;
-use super::BleError;
 use crate::model::{Measurement, Metric};
 
 /// The unit a thermometer used.

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::datetime::DateTime;
 use super::reader::Reader;
-use super::{BleError, MassUnit, LB_TO_KG};
+use super::{BleError, LB_TO_KG, MassUnit};
 use crate::model::{Measurement, Metric};
 
 /// Raw weight value meaning "measurement unsuccessful".

@@ -174,10 +174,8 @@ impl XiaomiScaleFrame {
         if weight {
             out.push(stamp(Metric::Weight, self.weight_kg, at));
         }
-        if impedance {
-            if let Some(z) = self.impedance_ohm.filter(|&z| z > 0) {
-                out.push(stamp(Metric::Impedance, f64::from(z), at));
-            }
+        if impedance && let Some(z) = self.impedance_ohm.filter(|&z| z > 0) {
+            out.push(stamp(Metric::Impedance, f64::from(z), at));
         }
         out
     }

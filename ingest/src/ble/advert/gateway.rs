@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::{Advert, UNKNOWN_SERVICE_UUID};
-use crate::ble::{decode_hex, parse_uuid16, BleError};
+use crate::ble::{BleError, decode_hex, parse_uuid16};
 use crate::model::DeviceId;
 
 fn str_field<'a>(v: &'a Value, key: &str) -> Result<Option<&'a str>, BleError> {
@@ -57,7 +57,7 @@ pub fn advert_from_gateway_json(v: &Value) -> Result<Advert, BleError> {
             _ => {
                 return Err(BleError::BadJson(
                     "`manufacturerdata` shorter than its 2-byte company id".into(),
-                ))
+                ));
             }
         }
     }

@@ -14,12 +14,12 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
-pub use bthome::{decode_bthome, BtHomeObject, BtHomePacket, BTHOME_UUID};
+pub use bthome::{BTHOME_UUID, BtHomeObject, BtHomePacket, decode_bthome};
 pub use gateway::{advert_from_gateway_json, gateway_device_id};
-pub use miband::{decode_miband, MiBandAdvert};
+pub use miband::{MiBandAdvert, decode_miband};
 pub use sensors::{AtomaxSkaleAdvert, PolarHrAdvert, XossHrAdvert};
 
-use super::{decode_mi_scale_v1, decode_mi_scale_v2, BleError, XiaomiScaleFrame};
+use super::{BleError, XiaomiScaleFrame, decode_mi_scale_v1, decode_mi_scale_v2};
 use crate::model::Measurement;
 
 /// Placeholder service UUID for service data whose UUID the source did not

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::ble::fixture_tests::{case, cases, close};
-use crate::ble::{decode_hex, WeighingMode};
+use crate::ble::{WeighingMode, decode_hex};
 use crate::model::{Metric, ValueKind};
 
 fn input_json(c: &Value) -> Value {

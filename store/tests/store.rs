@@ -1,0 +1,454 @@
+//! The store suite, run on SQLite and on PostgreSQL (a fresh database per test).
+
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+#![allow(missing_docs)]
+
+mod common;
+
+use chrono::{NaiveDate, TimeZone};
+use chrono_tz::Tz;
+use cohealth_ingest::mqtt::{Batch, DeadLetter};
+use cohealth_ingest::{DeviceId, Instant, Measurement, Metric, Reading, SourceKind};
+use cohealth_store::{Bucket, Limits, Store, day_start};
+
+use common::{Backend, fresh, person};
+
+const T0: i64 = 1_780_000_000_000; // 2026-05-28T20:26:40Z
+
+fn reading(device: &str, source: SourceKind, received_ms: i64, ms: Vec<Measurement>) -> Reading {
+    let mut r = Reading::new(DeviceId::parse(device).unwrap(), source, received_ms);
+    r.measurements = ms;
+    r
+}
+
+fn at(metric: Metric, value: f64, ts: i64) -> Measurement {
+    Measurement::gauge_at(metric, value, Instant::from_ms(ts))
+}
+
+fn batch(readings: Vec<Reading>) -> Batch {
+    Batch {
+        readings,
+        dead: vec![],
+    }
+}
+
+async fn claimed(store: &Store, device: &str, zone: &str) -> i64 {
+    let p = person(
+        store,
+        &format!("{}@example.org", device.replace(':', "")),
+        zone,
+    )
+    .await;
+    store
+        .claim_device(DeviceId::parse(device).unwrap().as_str(), p, 0)
+        .await
+        .unwrap();
+    p
+}
+
+async fn replays_never_double(backend: Backend) {
+    let t = fresh(backend, Limits::default()).await;
+    let p = claimed(&t.store, "strap", "UTC").await;
+    let b = batch(vec![reading(
+        "strap",
+        SourceKind::Phone,
+        T0 + 5000,
+        vec![
+            at(Metric::HeartRate, 60.0, T0),
+            at(Metric::HeartRate, 62.0, T0 + 1000),
+        ],
+    )]);
+    let first = t.store.commit_batch(&b).await.unwrap();
+    let again = t.store.commit_batch(&b).await.unwrap();
+    assert_eq!((first.written, first.duplicates), (2, 0));
+    assert_eq!((again.written, again.duplicates), (0, 2));
+    assert_eq!(
+        t.store.count_samples(p, Metric::HeartRate).await.unwrap(),
+        2
+    );
+
+    // A corrected value under the same key replaces the old one (re-exports).
+    let fix = batch(vec![reading(
+        "strap",
+        SourceKind::Phone,
+        T0 + 9000,
+        vec![at(Metric::HeartRate, 70.0, T0)],
+    )]);
+    assert_eq!(t.store.commit_batch(&fix).await.unwrap().written, 1);
+    let rows = t
+        .store
+        .samples(p, Metric::HeartRate, T0, T0 + 2000, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.iter().map(|r| r.value).collect::<Vec<_>>(),
+        [70.0, 62.0]
+    );
+    let minute = t
+        .store
+        .series(
+            p,
+            Metric::HeartRate,
+            Bucket::Minute,
+            T0 - 60_000,
+            T0 + 60_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(minute.iter().map(|m| m.count).sum::<i64>(), 2);
+    assert_eq!(minute.iter().map(|m| m.sum).sum::<f64>(), 132.0);
+}
+both_backends!(replays, replays_never_double);
+
+async fn counters_become_increments(backend: Backend) {
+    let t = fresh(backend, Limits::default()).await;
+    let p = claimed(&t.store, "aa:bb:cc:dd:ee:01", "UTC").await;
+    let band = |total: f64, ts: i64| {
+        let mut m = Measurement::cumulative(Metric::Steps, total);
+        m.at = Some(Instant::from_ms(ts));
+        reading("AABBCCDDEE01", SourceKind::Gateway, ts, vec![m])
+    };
+    // 100, 250, (replay of 250), late 200, reboot to 30, 80
+    let frames = [
+        (100.0, 0),
+        (250.0, 60_000),
+        (250.0, 60_000),
+        (200.0, 30_000),
+        (30.0, 120_000),
+        (80.0, 180_000),
+    ];
+    for (total, dt) in frames {
+        t.store
+            .commit_batch(&batch(vec![band(total, T0 + dt)]))
+            .await
+            .unwrap();
+    }
+    let steps = t
+        .store
+        .samples(p, Metric::Steps, T0 - 1, T0 + 10 * 60_000, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        steps.iter().map(|s| s.value).collect::<Vec<_>>(),
+        [100.0, 150.0, 30.0, 50.0]
+    );
+    let day = t
+        .store
+        .series(
+            p,
+            Metric::Steps,
+            Bucket::Day,
+            T0 - 86_400_000,
+            T0 + 86_400_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(day.iter().map(|d| d.sum).sum::<f64>(), 330.0);
+}
+both_backends!(counters, counters_become_increments);
+
+async fn out_of_order_readings_land_in_their_minute(backend: Backend) {
+    let t = fresh(backend, Limits::default()).await;
+    let p = claimed(&t.store, "strap", "UTC").await;
+    let minute0 = T0 - T0 % 60_000;
+    for ts in [
+        minute0 + 120_000,
+        minute0,
+        minute0 + 60_000,
+        minute0 + 1_000,
+    ] {
+        let b = batch(vec![reading(
+            "strap",
+            SourceKind::Phone,
+            minute0 + 200_000,
+            vec![at(Metric::HeartRate, 50.0, ts)],
+        )]);
+        t.store.commit_batch(&b).await.unwrap();
+    }
+    let m = t
+        .store
+        .series(
+            p,
+            Metric::HeartRate,
+            Bucket::Minute,
+            minute0,
+            minute0 + 180_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        m.iter()
+            .map(|x| (x.start_ms - minute0, x.count))
+            .collect::<Vec<_>>(),
+        [(0, 2), (60_000, 1), (120_000, 1)]
+    );
+    let h = t
+        .store
+        .series(
+            p,
+            Metric::HeartRate,
+            Bucket::Hour,
+            minute0 - 3_600_000,
+            minute0 + 3_600_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(h.iter().map(|x| x.count).sum::<i64>(), 4);
+}
+both_backends!(out_of_order, out_of_order_readings_land_in_their_minute);
+
+async fn two_sources_one_metric(backend: Backend) {
+    let t = fresh(backend, Limits::default()).await;
+    let p = claimed(&t.store, "AA:BB:CC:DD:EE:02", "UTC").await;
+    t.store.claim_device("hae:phone", p, 0).await.unwrap();
+    let minute0 = T0 - T0 % 60_000;
+    let strap = reading(
+        "AA:BB:CC:DD:EE:02",
+        SourceKind::Ble,
+        minute0 + 59_000,
+        vec![at(Metric::Steps, 40.0, minute0 + 10_000)],
+    );
+    let phone = reading(
+        "hae:phone",
+        SourceKind::Phone,
+        minute0 + 59_000,
+        vec![
+            at(Metric::Steps, 45.0, minute0 + 20_000),
+            at(Metric::Steps, 12.0, minute0 + 70_000),
+        ],
+    );
+    t.store
+        .commit_batch(&batch(vec![phone, strap]))
+        .await
+        .unwrap();
+    // Raw samples from both are kept; the minute with both takes the strap only.
+    assert_eq!(t.store.count_samples(p, Metric::Steps).await.unwrap(), 3);
+    let m = t
+        .store
+        .series(p, Metric::Steps, Bucket::Minute, minute0, minute0 + 120_000)
+        .await
+        .unwrap();
+    assert_eq!(m.iter().map(|x| x.sum).collect::<Vec<_>>(), [40.0, 12.0]);
+    let d = t
+        .store
+        .series(p, Metric::Steps, Bucket::Day, 0, i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(d.iter().map(|x| x.sum).sum::<f64>(), 52.0);
+}
+both_backends!(two_sources, two_sources_one_metric);
+
+/// Ten steps every quarter hour over three local days around `day` in Berlin.
+async fn berlin_days(store: &Store, day: NaiveDate) {
+    let tz: Tz = "Europe/Berlin".parse().unwrap();
+    let from = day_start(tz, day.pred_opt().unwrap());
+    let to = day_start(tz, day.succ_opt().unwrap().succ_opt().unwrap());
+    let steps: Vec<Measurement> = (from..to)
+        .step_by(15 * 60_000)
+        .map(|ts| at(Metric::Steps, 10.0, ts))
+        .collect();
+    store
+        .commit_batch(&batch(vec![reading(
+            "pedometer",
+            SourceKind::Phone,
+            to,
+            steps,
+        )]))
+        .await
+        .unwrap();
+}
+
+async fn dst_days_have_their_own_totals(backend: Backend) {
+    let t = fresh(backend, Limits::default()).await;
+    let p = claimed(&t.store, "pedometer", "Europe/Berlin").await;
+    let spring = NaiveDate::from_ymd_opt(2026, 3, 29).unwrap();
+    let autumn = NaiveDate::from_ymd_opt(2026, 10, 25).unwrap();
+    berlin_days(&t.store, spring).await;
+    berlin_days(&t.store, autumn).await;
+    let days = t
+        .store
+        .series(p, Metric::Steps, Bucket::Day, 0, i64::MAX)
+        .await
+        .unwrap();
+    let total = |d: &str| {
+        days.iter()
+            .find(|x| x.day.as_deref() == Some(d))
+            .map(|x| x.sum)
+    };
+    assert_eq!(total("2026-03-28"), Some(960.0));
+    assert_eq!(total("2026-03-29"), Some(920.0), "23-hour day");
+    assert_eq!(total("2026-10-25"), Some(1000.0), "25-hour day");
+    assert_eq!(total("2026-10-26"), Some(960.0));
+
+    // Moving the person to UTC rebuilds every day in the new zone.
+    t.store.set_time_zone(p, "UTC").await.unwrap();
+    let days = t
+        .store
+        .series(p, Metric::Steps, Bucket::Day, 0, i64::MAX)
+        .await
+        .unwrap();
+    let total = |d: &str| {
+        days.iter()
+            .find(|x| x.day.as_deref() == Some(d))
+            .map(|x| x.sum)
+    };
+    assert_eq!(total("2026-03-29"), Some(960.0));
+    assert_eq!(total("2026-10-25"), Some(960.0));
+    let tz_utc = Tz::UTC;
+    let start = tz_utc
+        .with_ymd_and_hms(2026, 3, 29, 0, 0, 0)
+        .unwrap()
+        .timestamp_millis();
+    assert!(days.iter().any(|d| d.start_ms == start));
+    assert!(t.store.set_time_zone(p, "Mars/Olympus").await.is_err());
+}
+both_backends!(dst, dst_days_have_their_own_totals);
+
+async fn unclaimed_devices_wait_in_pending(backend: Backend) {
+    let limits = Limits {
+        pending_max: 50,
+        ..Limits::default()
+    };
+    let t = fresh(backend, limits).await;
+    let p = person(&t.store, "ann@example.org", "UTC").await;
+    let neighbour = |i: i64, n: usize| {
+        let ms = (0..n as i64)
+            .map(|k| at(Metric::HeartRate, 70.0, T0 + i * 1000 + k))
+            .collect();
+        reading(
+            &format!("AA:BB:CC:DD:{:02X}:{:02X}", i / 256, i % 256),
+            SourceKind::Gateway,
+            T0 + i * 1000,
+            ms,
+        )
+    };
+    let r = t
+        .store
+        .commit_batch(&batch(vec![neighbour(1, 3)]))
+        .await
+        .unwrap();
+    assert_eq!((r.pending, r.written), (3, 0));
+    assert_eq!(
+        t.store.count_samples(p, Metric::HeartRate).await.unwrap(),
+        0
+    );
+
+    // A flood of neighbours evicts the oldest waiting samples first.
+    let flood: Vec<Reading> = (2..40).map(|i| neighbour(i, 2)).collect();
+    let r = t.store.commit_batch(&batch(flood)).await.unwrap();
+    assert_eq!(r.evicted, 3 + 76 - 50);
+    let devices = t.store.list_devices().await.unwrap();
+    assert_eq!(devices.iter().map(|d| d.pending).sum::<i64>(), 50);
+    assert_eq!(
+        devices
+            .iter()
+            .find(|d| d.id == "AA:BB:CC:DD:00:01")
+            .unwrap()
+            .pending,
+        0
+    );
+
+    // Claiming moves what waits; the rest expires.
+    let moved = t
+        .store
+        .claim_device("AA:BB:CC:DD:00:27", p, T0)
+        .await
+        .unwrap();
+    assert_eq!(moved.moved, 2);
+    assert_eq!(
+        t.store.count_samples(p, Metric::HeartRate).await.unwrap(),
+        2
+    );
+    let expired = t.store.expire_pending(T0 + 25 * 3_600_000).await.unwrap();
+    assert_eq!(expired, 48);
+    assert!(
+        t.store
+            .claim_device("AA:BB:CC:DD:00:27", p + 1000, T0)
+            .await
+            .is_err()
+    );
+}
+both_backends!(pending, unclaimed_devices_wait_in_pending);
+
+async fn dead_letters_are_bounded(backend: Backend) {
+    let limits = Limits {
+        dead_letters_max: 5,
+        ..Limits::default()
+    };
+    let t = fresh(backend, limits).await;
+    let p = claimed(&t.store, "strap", "UTC").await;
+    let dead = (0..8)
+        .map(|i| DeadLetter {
+            topic: format!("t/{i}"),
+            error: "bad".into(),
+            payload: vec![b'x'; 3],
+            received_ms: i,
+        })
+        .collect();
+    let good = reading(
+        "strap",
+        SourceKind::Phone,
+        T0,
+        vec![at(Metric::Weight, 70.5, T0)],
+    );
+    let r = t
+        .store
+        .commit_batch(&Batch {
+            readings: vec![good],
+            dead,
+        })
+        .await
+        .unwrap();
+    assert_eq!((r.dead, r.written), (8, 1));
+    let kept = t.store.list_dead_letters(100).await.unwrap();
+    assert_eq!(kept.len(), 5);
+    assert_eq!(kept[0].topic, "t/7");
+    assert_eq!(t.store.count_samples(p, Metric::Weight).await.unwrap(), 1);
+}
+both_backends!(dead_letters, dead_letters_are_bounded);
+
+async fn users_and_sessions(backend: Backend) {
+    let t = fresh(backend, Limits::default()).await;
+    let first = person(&t.store, "Ann@Example.org", "Europe/Berlin").await;
+    let second = person(&t.store, "bob@example.org", "UTC").await;
+    let ann = t
+        .store
+        .user_by_login("ann@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((ann.person_id, ann.role.as_str()), (first, "admin"));
+    let bob = t
+        .store
+        .user_by_login("BOB@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((bob.person_id, bob.role.as_str()), (second, "adult"));
+    assert!(
+        t.store
+            .add_user(
+                &cohealth_store::NewUser {
+                    email: "ann@example.org",
+                    username: None,
+                    display_name: "x",
+                    password_hash: "h",
+                    time_zone: "UTC"
+                },
+                0
+            )
+            .await
+            .is_err()
+    );
+    t.store
+        .create_session("h1", ann.id, "csrf", 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        t.store.session("h1").await.unwrap(),
+        Some((ann.id, "csrf".into(), 5, 5))
+    );
+    t.store.delete_session("h1").await.unwrap();
+    assert_eq!(t.store.session("h1").await.unwrap(), None);
+}
+both_backends!(users, users_and_sessions);

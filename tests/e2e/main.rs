@@ -1,0 +1,14 @@
+//! End-to-end tests: the real `cohealth` binary, a private Mosquitto per test,
+//! real SQLite files. Run with `cargo test --workspace` (see README.md).
+
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+#![allow(missing_docs)]
+
+mod exactly_once;
+mod gateways;
+
+mod harness;
+mod http_ingest;
+mod publisher;
+mod replay;
+mod serve;
