@@ -8,6 +8,7 @@
   if (!tiles || !window.EventSource) return;
   const source = new EventSource(tiles.dataset.live);
   const SVG = "http://www.w3.org/2000/svg";
+  source.addEventListener("open", function () { tiles.dataset.liveState = "open"; });
 
   function clock(ms) {
     const d = new Date(ms);

@@ -109,7 +109,7 @@ async fn tiles(
                         midnight + 1,
                     )
                     .await?;
-                (Some(days.iter().map(|d| d.sum).sum()), None)
+                (Some(days.iter().fold(0.0, |total, d| total + d.sum)), None)
             }
         };
         out.push(TileView {
