@@ -70,6 +70,7 @@ pub(crate) struct Portal {
     pub stop: CancellationToken,
     pub dashboard: Arc<Dashboard>,
     pub jwt_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
+    pub dashboard_cache: Arc<pages::cache::DashboardCache>,
 }
 
 impl FromRef<Portal> for AppState {
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
 /// Builds the portal's router with explicit options.
 pub fn router_with(state: AppState, options: PortalOptions) -> Router {
     let portal = Portal {
+        dashboard_cache: Arc::new(pages::cache::DashboardCache::new(&state.live)),
         app: state,
         clock: options.clock,
         stop: options.stop,

@@ -9,6 +9,7 @@ use cohealth_store::{Bucket, Store, UserRow, day_start};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::session::Session;
+use super::cache::Parts;
 use crate::chart::{self, Range, Trend};
 use crate::dashboards::{Dashboard, Figure};
 use crate::{Portal, PortalError};
@@ -53,21 +54,25 @@ pub(crate) async fn page(
     let now = portal.clock.now_ms();
     let user = &session.user;
     let tz = super::zone(&user.time_zone);
-    let tiles = tiles(&portal.app.store, &portal.dashboard, user, tz, now).await?;
-    let charts = charts(
-        &portal.app.store,
-        &portal.dashboard,
-        user.person_id,
-        tz,
-        range,
-        now,
-    )
-    .await?;
+    let parts = match portal.dashboard_cache.get(user.person_id, range.as_str(), tz.name(), now) {
+        Some(parts) => parts,
+        None => {
+            let store = &portal.app.store;
+            let tiles = tiles(store, &portal.dashboard, user, tz, now).await?;
+            let charts = charts(store, &portal.dashboard, user.person_id, tz, range, now).await?;
+            let parts = Parts {
+                tiles: minijinja::Value::from(minijinja::value::Serde(&tiles)),
+                charts: minijinja::Value::from(minijinja::value::Serde(&charts)),
+            };
+            portal.dashboard_cache.put(user.person_id, range.as_str(), tz.name(), now, parts.clone());
+            parts
+        }
+    };
     let ranges: Vec<_> = Range::ALL.iter().map(|r| r.as_str()).collect();
     let context = minijinja::context! {
         title => "Dashboard",
-        tiles => minijinja::Value::from(minijinja::value::Serde(&tiles)),
-        charts => minijinja::Value::from(minijinja::value::Serde(&charts)),
+        tiles => parts.tiles,
+        charts => parts.charts,
         range => range.as_str(),
         ranges => ranges,
         time_zone => tz.name(),

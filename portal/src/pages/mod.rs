@@ -1,6 +1,7 @@
 //! Server-rendered pages. Each handler gathers data, builds a context and renders
 //! one template; the layout (`base.html`) is shared.
 
+pub(crate) mod cache;
 pub(crate) mod dashboard;
 pub(crate) mod devices;
 pub(crate) mod login;
