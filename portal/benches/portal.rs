@@ -34,37 +34,76 @@ const DAY: i64 = 86_400_000;
 const PASSWORD: &str = "bench password that is long";
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(run());
 }
 
 async fn run() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("bench.db").display().to_string(), Limits::default()).await.unwrap();
+    let store = Store::open(
+        &dir.path().join("bench.db").display().to_string(),
+        Limits::default(),
+    )
+    .await
+    .unwrap();
     let hash = cohealth_portal::auth::password::hash_password(PASSWORD).unwrap();
-    let new = NewUser { email: "bench@example.org", username: None, display_name: "Bench", password_hash: &hash, time_zone: "Europe/Berlin" };
+    let new = NewUser {
+        email: "bench@example.org",
+        username: None,
+        display_name: "Bench",
+        password_hash: &hash,
+        time_zone: "Europe/Berlin",
+    };
     let user = store.add_user(&new, NOW - 400 * DAY).await.unwrap();
     let tz: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
 
-    let step_s: i64 = std::env::var("BENCH_YEAR_STEP_S").ok().and_then(|s| s.parse().ok()).unwrap_or(1);
+    let step_s: i64 = std::env::var("BENCH_YEAR_STEP_S")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
     load_year(&store, user.person_id, tz, step_s).await;
 
-    let baseline = median_of(200, || async { store.person(user.person_id).await.unwrap() }).await;
+    let baseline = median_of(200, || async {
+        store.person(user.person_id).await.unwrap()
+    })
+    .await;
     let year = median_of(50, || async {
         let (from, to) = Range::Year.window(NOW, tz);
-        let days = store.series(user.person_id, Metric::HeartRate, Bucket::Day, from, to).await.unwrap();
+        let days = store
+            .series(user.person_id, Metric::HeartRate, Bucket::Day, from, to)
+            .await
+            .unwrap();
         chart::render(&trend(Range::Year, tz, from, to, Bucket::Day, &days)).len()
     })
     .await;
     let day = median_of(50, || async {
         let (from, to) = Range::Day.window(NOW, tz);
-        let minutes = store.series(user.person_id, Metric::HeartRate, Bucket::Minute, from, to).await.unwrap();
+        let minutes = store
+            .series(user.person_id, Metric::HeartRate, Bucket::Minute, from, to)
+            .await
+            .unwrap();
         chart::render(&trend(Range::Day, tz, from, to, Bucket::Minute, &minutes)).len()
     })
     .await;
-    println!("baseline: one-row store read            {:>8.3} ms", ms(baseline));
-    println!("year daily trend (365 days, query+SVG)  {:>8.3} ms  = {:>6.1}x baseline  goal < 20 ms: {}", ms(year), ratio(year, baseline), pass(ms(year) < 20.0));
-    println!("day at minute resolution (query+SVG)    {:>8.3} ms  = {:>6.1}x baseline  goal < 10 ms: {}", ms(day), ratio(day, baseline), pass(ms(day) < 10.0));
+    println!(
+        "baseline: one-row store read            {:>8.3} ms",
+        ms(baseline)
+    );
+    println!(
+        "year daily trend (365 days, query+SVG)  {:>8.3} ms  = {:>6.1}x baseline  goal < 20 ms: {}",
+        ms(year),
+        ratio(year, baseline),
+        pass(ms(year) < 20.0)
+    );
+    println!(
+        "day at minute resolution (query+SVG)    {:>8.3} ms  = {:>6.1}x baseline  goal < 10 ms: {}",
+        ms(day),
+        ratio(day, baseline),
+        pass(ms(day) < 10.0)
+    );
 
     throughput(store, user.person_id).await;
 }
@@ -82,15 +121,38 @@ async fn load_year(store: &Store, person: i64, tz: chrono_tz::Tz, step_s: i64) {
             .map(|t| (t, 60.0 + ((t / 1000) % 3600) as f64 / 40.0))
             .collect();
         total += points.len();
-        store.bulk_load(person, &strap, SourceKind::Ble, Metric::HeartRate, &points).await.unwrap();
+        store
+            .bulk_load(person, &strap, SourceKind::Ble, Metric::HeartRate, &points)
+            .await
+            .unwrap();
         day += DAY;
     }
     let secs = started.elapsed().as_secs_f64();
-    println!("loaded {total} heart-rate samples (one per {step_s} s) in {secs:.1} s = {:.0} samples/s", total as f64 / secs);
+    println!(
+        "loaded {total} heart-rate samples (one per {step_s} s) in {secs:.1} s = {:.0} samples/s",
+        total as f64 / secs
+    );
 }
 
-fn trend<'a>(range: Range, tz: chrono_tz::Tz, from_ms: i64, to_ms: i64, bucket: Bucket, points: &'a [cohealth_store::SeriesPoint]) -> Trend<'a> {
-    Trend { title: "Heart rate", metric: Metric::HeartRate, style: Style::Band, range, tz, from_ms, to_ms, bucket, points }
+fn trend<'a>(
+    range: Range,
+    tz: chrono_tz::Tz,
+    from_ms: i64,
+    to_ms: i64,
+    bucket: Bucket,
+    points: &'a [cohealth_store::SeriesPoint],
+) -> Trend<'a> {
+    Trend {
+        title: "Heart rate",
+        metric: Metric::HeartRate,
+        style: Style::Band,
+        range,
+        tz,
+        from_ms,
+        to_ms,
+        bucket,
+        points,
+    }
 }
 
 async fn median_of<F, Fut, T>(n: usize, mut f: F) -> Duration
@@ -111,10 +173,23 @@ where
 
 async fn throughput(store: Store, person: i64) {
     let (live, _) = tokio::sync::broadcast::channel(1024);
-    let state = AppState { store, stats: Default::default(), live: live.clone() };
-    let portal = cohealth_portal::router_with(state, PortalOptions { clock: Clock::Fixed(NOW), ..Default::default() });
+    let state = AppState {
+        store,
+        stats: Default::default(),
+        live: live.clone(),
+    };
+    let portal = cohealth_portal::router_with(
+        state,
+        PortalOptions {
+            clock: Clock::Fixed(NOW),
+            ..Default::default()
+        },
+    );
     let cookie = sign_in(&portal).await;
-    let static_page = Router::new().route("/", get(|| async { Html(include_str!("../templates/error.html")) }));
+    let static_page = Router::new().route(
+        "/",
+        get(|| async { Html(include_str!("../templates/error.html")) }),
+    );
 
     let static_addr = serve(static_page).await;
     let portal_addr = serve(portal).await;
@@ -122,18 +197,47 @@ async fn throughput(store: Store, person: i64) {
     let warm = load(portal_addr, "/dashboard", &cookie, None).await;
     let cold = load(portal_addr, "/dashboard", &cookie, Some((live, person))).await;
     println!("static axum page                        {base:>8.0} req/s");
-    println!("dashboard, warm (parts cached)          {warm:>8.0} req/s = {:>5.2}x static  goal >= 0.2x: {}", warm / base, pass(warm / base >= 0.2));
-    println!("dashboard, cold (new sample each view)  {cold:>8.0} req/s = {:>5.2}x static", cold / base);
+    println!(
+        "dashboard, warm (parts cached)          {warm:>8.0} req/s = {:>5.2}x static  goal >= 0.2x: {}",
+        warm / base,
+        pass(warm / base >= 0.2)
+    );
+    println!(
+        "dashboard, cold (new sample each view)  {cold:>8.0} req/s = {:>5.2}x static",
+        cold / base
+    );
 }
 
 async fn sign_in(portal: &Router) -> String {
-    let form = portal.clone().oneshot(Request::get("/login").body(Body::empty()).unwrap()).await.unwrap();
-    let pre = form.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).next().unwrap();
+    let form = portal
+        .clone()
+        .oneshot(Request::get("/login").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let pre = form
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .next()
+        .unwrap();
     let token = pre.split_once('=').unwrap().1.to_owned();
-    let body = format!("login=bench%40example.org&password={}&csrf={token}", PASSWORD.replace(' ', "+"));
-    let request = Request::post("/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").header(header::COOKIE, pre).body(Body::from(body)).unwrap();
+    let body = format!(
+        "login=bench%40example.org&password={}&csrf={token}",
+        PASSWORD.replace(' ', "+")
+    );
+    let request = Request::post("/login")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, pre)
+        .body(Body::from(body))
+        .unwrap();
     let done = portal.clone().oneshot(request).await.unwrap();
-    done.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned()).find(|c| c.starts_with("cohealth_session=")).unwrap()
+    done.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("cohealth_session="))
+        .unwrap()
 }
 
 async fn serve(app: Router) -> SocketAddr {
@@ -145,19 +249,34 @@ async fn serve(app: Router) -> SocketAddr {
 
 /// Requests per second from 8 keep-alive connections over 3 s; with `invalidate`,
 /// each request is preceded by a new live sample for the person.
-async fn load(addr: SocketAddr, path: &str, cookie: &str, invalidate: Option<(tokio::sync::broadcast::Sender<LiveSample>, i64)>) -> f64 {
+async fn load(
+    addr: SocketAddr,
+    path: &str,
+    cookie: &str,
+    invalidate: Option<(tokio::sync::broadcast::Sender<LiveSample>, i64)>,
+) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n\r\n");
     let started = Instant::now();
     let mut workers = Vec::new();
     for _ in 0..8 {
-        let (done, stop, request, invalidate) = (done.clone(), stop.clone(), request.clone(), invalidate.clone());
+        let (done, stop, request, invalidate) = (
+            done.clone(),
+            stop.clone(),
+            request.clone(),
+            invalidate.clone(),
+        );
         workers.push(tokio::spawn(async move {
             let mut conn = BufReader::new(tokio::net::TcpStream::connect(addr).await.unwrap());
             while !stop.load(Ordering::Relaxed) {
                 if let Some((live, person)) = &invalidate {
-                    let _ = live.send(LiveSample { person_id: *person, metric: Metric::HeartRate, ts_ms: NOW, value: 70.0 });
+                    let _ = live.send(LiveSample {
+                        person_id: *person,
+                        metric: Metric::HeartRate,
+                        ts_ms: NOW,
+                        value: 70.0,
+                    });
                 }
                 conn.get_mut().write_all(request.as_bytes()).await.unwrap();
                 read_response(&mut conn).await;

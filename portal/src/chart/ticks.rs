@@ -8,7 +8,7 @@ use super::Range;
 
 /// Round y-axis ticks covering `[lo, hi]`: (first, last, step).
 pub(crate) fn nice_y(lo: f64, hi: f64) -> (f64, f64, f64) {
-    let (lo, hi) = if hi - lo < f64::EPSILON {
+    let (lo, hi) = if hi <= lo {
         (lo - 1.0, hi + 1.0)
     } else {
         (lo, hi)

@@ -37,7 +37,10 @@ pub(crate) struct DashboardCache {
 impl DashboardCache {
     /// A cache that watches `live` for new samples.
     pub fn new(live: &broadcast::Sender<LiveSample>) -> DashboardCache {
-        DashboardCache { entries: Mutex::default(), live: Mutex::new(live.subscribe()) }
+        DashboardCache {
+            entries: Mutex::default(),
+            live: Mutex::new(live.subscribe()),
+        }
     }
 
     /// The parts for `key`, if fresh and no new sample of the person arrived.
@@ -50,7 +53,9 @@ impl DashboardCache {
 
     /// Keeps `parts` for `key`.
     pub fn put(&self, person: i64, range: &'static str, tz: &str, now_ms: i64, parts: Parts) {
-        let Ok(mut entries) = self.entries.lock() else { return };
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
         if entries.len() >= MAX_ENTRIES {
             entries.retain(|_, (made, _)| now_ms - *made < TTL_MS);
             if entries.len() >= MAX_ENTRIES {
@@ -62,7 +67,9 @@ impl DashboardCache {
 
     /// Drops the entries of every person with a sample on the live channel.
     fn forget_changed(&self) {
-        let (Ok(mut live), Ok(mut entries)) = (self.live.lock(), self.entries.lock()) else { return };
+        let (Ok(mut live), Ok(mut entries)) = (self.live.lock(), self.entries.lock()) else {
+            return;
+        };
         loop {
             match live.try_recv() {
                 Ok(sample) => entries.retain(|k, _| k.0 != sample.person_id),

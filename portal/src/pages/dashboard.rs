@@ -8,8 +8,8 @@ use chrono_tz::Tz;
 use cohealth_store::{Bucket, Store, UserRow, day_start};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::session::Session;
 use super::cache::Parts;
+use crate::auth::session::Session;
 use crate::chart::{self, Range, Trend};
 use crate::dashboards::{Dashboard, Figure};
 use crate::{Portal, PortalError};
@@ -54,7 +54,10 @@ pub(crate) async fn page(
     let now = portal.clock.now_ms();
     let user = &session.user;
     let tz = super::zone(&user.time_zone);
-    let parts = match portal.dashboard_cache.get(user.person_id, range.as_str(), tz.name(), now) {
+    let parts = match portal
+        .dashboard_cache
+        .get(user.person_id, range.as_str(), tz.name(), now)
+    {
         Some(parts) => parts,
         None => {
             let store = &portal.app.store;
@@ -64,7 +67,13 @@ pub(crate) async fn page(
                 tiles: minijinja::Value::from(minijinja::value::Serde(&tiles)),
                 charts: minijinja::Value::from(minijinja::value::Serde(&charts)),
             };
-            portal.dashboard_cache.put(user.person_id, range.as_str(), tz.name(), now, parts.clone());
+            portal.dashboard_cache.put(
+                user.person_id,
+                range.as_str(),
+                tz.name(),
+                now,
+                parts.clone(),
+            );
             parts
         }
     };

@@ -328,18 +328,44 @@ async fn a_cached_dashboard_is_dropped_when_a_sample_arrives() {
     let (session, _) = portal.sign_in().await;
     let tile = |page: &str| {
         let at = page.find(r#"data-metric="heart_rate""#).unwrap();
-        page[at..].split("class=\"value\">").nth(1).unwrap().split('<').next().unwrap().to_owned()
+        page[at..]
+            .split("class=\"value\">")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_owned()
     };
-    assert_eq!(tile(&text(portal.get("/dashboard", Some(&session)).await).await), "–");
+    assert_eq!(
+        tile(&text(portal.get("/dashboard", Some(&session)).await).await),
+        "–"
+    );
 
     let strap = cohealth_ingest::DeviceId::parse("AA:BB:CC:DD:EE:09").unwrap();
     let hr = cohealth_ingest::Metric::HeartRate;
     let point = [(NOW - 60_000, 88.0)];
     let person = portal.user.person_id;
-    portal.store.bulk_load(person, &strap, cohealth_ingest::SourceKind::Ble, hr, &point).await.unwrap();
-    assert_eq!(tile(&text(portal.get("/dashboard", Some(&session)).await).await), "–", "served from the cache");
+    portal
+        .store
+        .bulk_load(person, &strap, cohealth_ingest::SourceKind::Ble, hr, &point)
+        .await
+        .unwrap();
+    assert_eq!(
+        tile(&text(portal.get("/dashboard", Some(&session)).await).await),
+        "–",
+        "served from the cache"
+    );
 
-    let sample = cohealth_store::LiveSample { person_id: person, metric: hr, ts_ms: NOW - 60_000, value: 88.0 };
+    let sample = cohealth_store::LiveSample {
+        person_id: person,
+        metric: hr,
+        ts_ms: NOW - 60_000,
+        value: 88.0,
+    };
     portal.live.send(sample).unwrap();
-    assert_eq!(tile(&text(portal.get("/dashboard", Some(&session)).await).await), "88");
+    assert_eq!(
+        tile(&text(portal.get("/dashboard", Some(&session)).await).await),
+        "88"
+    );
 }
