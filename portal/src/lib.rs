@@ -71,6 +71,7 @@ pub(crate) struct Portal {
     pub dashboard: Arc<Dashboard>,
     pub jwt_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     pub dashboard_cache: Arc<pages::cache::DashboardCache>,
+    pub sessions: Arc<auth::session_cache::SessionCache>,
 }
 
 impl FromRef<Portal> for AppState {
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
 pub fn router_with(state: AppState, options: PortalOptions) -> Router {
     let portal = Portal {
         dashboard_cache: Arc::new(pages::cache::DashboardCache::new(&state.live)),
+        sessions: Arc::default(),
         app: state,
         clock: options.clock,
         stop: options.stop,

@@ -4,6 +4,7 @@
 pub mod jwt;
 pub mod password;
 pub(crate) mod session;
+pub(crate) mod session_cache;
 
 use sha2::{Digest, Sha256};
 

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use cohealth_store::UserRow;
 
+use crate::auth::session_cache::Record;
 use crate::auth::{hash_session_id, same_secret};
 use crate::{Portal, PortalError};
 
@@ -48,19 +49,36 @@ impl FromRequestParts<Portal> for Session {
         let id_hash = hash_session_id(id);
         let store = &portal.app.store;
         let now = portal.clock.now_ms();
-        let (user_id, csrf, created, last_seen) =
-            store.session(&id_hash).await?.ok_or(PortalError::SignIn)?;
-        if now - last_seen > IDLE_MS || now - created > LIFETIME_MS {
+        let mut record = match portal.sessions.get(&id_hash) {
+            Some(record) => record,
+            None => {
+                let (user_id, csrf, created_ms, last_seen_ms) =
+                    store.session(&id_hash).await?.ok_or(PortalError::SignIn)?;
+                let user = store
+                    .user_by_id(user_id)
+                    .await?
+                    .ok_or(PortalError::SignIn)?;
+                let record = Record {
+                    user,
+                    csrf,
+                    created_ms,
+                    last_seen_ms,
+                };
+                portal.sessions.put(&id_hash, record.clone());
+                record
+            }
+        };
+        if now - record.last_seen_ms > IDLE_MS || now - record.created_ms > LIFETIME_MS {
+            portal.sessions.forget(&id_hash);
             store.delete_session(&id_hash).await?;
             return Err(PortalError::SignIn);
         }
-        if now - last_seen > TOUCH_EVERY_MS {
+        if now - record.last_seen_ms > TOUCH_EVERY_MS {
             store.touch_session(&id_hash, now).await?;
+            record.last_seen_ms = now;
+            portal.sessions.put(&id_hash, record.clone());
         }
-        let user = store
-            .user_by_id(user_id)
-            .await?
-            .ok_or(PortalError::SignIn)?;
+        let Record { user, csrf, .. } = record;
         Ok(Session {
             user,
             csrf,

@@ -1,5 +1,5 @@
-//! Rendered dashboard parts (tiles and charts), kept for a minute per person and
-//! range.
+//! Rendered dashboard parts (tiles and charts) kept for a minute per person and
+//! range, and whole pages per session (a page holds the session's CSRF token).
 //!
 //! The charts' windows move by the minute, so within one minute a page differs
 //! only when new samples arrive; every committed sample passes the live channel,
@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use axum::body::Bytes;
 use cohealth_store::LiveSample;
 use minijinja::Value;
 use tokio::sync::broadcast::{self, error::TryRecvError};
@@ -31,6 +32,7 @@ pub(crate) struct Parts {
 /// The cache, shared by every request.
 pub(crate) struct DashboardCache {
     entries: Mutex<HashMap<Key, (i64, Parts)>>,
+    pages: Mutex<HashMap<(Key, String), (i64, Bytes)>>,
     live: Mutex<broadcast::Receiver<LiveSample>>,
 }
 
@@ -39,6 +41,7 @@ impl DashboardCache {
     pub fn new(live: &broadcast::Sender<LiveSample>) -> DashboardCache {
         DashboardCache {
             entries: Mutex::default(),
+            pages: Mutex::default(),
             live: Mutex::new(live.subscribe()),
         }
     }
@@ -65,15 +68,63 @@ impl DashboardCache {
         entries.insert(key(person, range, tz, now_ms), (now_ms, parts));
     }
 
+    /// The page rendered for session `id_hash`, if still fresh.
+    pub fn page(
+        &self,
+        person: i64,
+        range: &'static str,
+        tz: &str,
+        now_ms: i64,
+        id_hash: &str,
+    ) -> Option<Bytes> {
+        self.forget_changed();
+        let pages = self.pages.lock().ok()?;
+        let (made, page) = pages.get(&(key(person, range, tz, now_ms), id_hash.to_owned()))?;
+        (now_ms - made < TTL_MS).then(|| page.clone())
+    }
+
+    /// Keeps a page rendered for session `id_hash`.
+    pub fn put_page(
+        &self,
+        person: i64,
+        range: &'static str,
+        tz: &str,
+        now_ms: i64,
+        id_hash: &str,
+        page: Bytes,
+    ) {
+        let Ok(mut pages) = self.pages.lock() else {
+            return;
+        };
+        if pages.len() >= MAX_ENTRIES {
+            pages.retain(|_, (made, _)| now_ms - *made < TTL_MS);
+            if pages.len() >= MAX_ENTRIES {
+                pages.clear();
+            }
+        }
+        pages.insert(
+            (key(person, range, tz, now_ms), id_hash.to_owned()),
+            (now_ms, page),
+        );
+    }
+
     /// Drops the entries of every person with a sample on the live channel.
     fn forget_changed(&self) {
-        let (Ok(mut live), Ok(mut entries)) = (self.live.lock(), self.entries.lock()) else {
+        let (Ok(mut live), Ok(mut entries), Ok(mut pages)) =
+            (self.live.lock(), self.entries.lock(), self.pages.lock())
+        else {
             return;
         };
         loop {
             match live.try_recv() {
-                Ok(sample) => entries.retain(|k, _| k.0 != sample.person_id),
-                Err(TryRecvError::Lagged(_)) => entries.clear(),
+                Ok(sample) => {
+                    entries.retain(|k, _| k.0 != sample.person_id);
+                    pages.retain(|k, _| k.0.0 != sample.person_id);
+                }
+                Err(TryRecvError::Lagged(_)) => {
+                    entries.clear();
+                    pages.clear();
+                }
                 Err(TryRecvError::Empty | TryRecvError::Closed) => return,
             }
         }

@@ -1,8 +1,10 @@
 //! The dashboard: today's figures in tiles, then one trend chart per panel of the
 //! dashboard definition, all for the signed-in person in their own time zone.
 
+use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use chrono::TimeZone;
 use chrono_tz::Tz;
 use cohealth_store::{Bucket, Store, UserRow, day_start};
@@ -54,6 +56,11 @@ pub(crate) async fn page(
     let now = portal.clock.now_ms();
     let user = &session.user;
     let tz = super::zone(&user.time_zone);
+    let cache = &portal.dashboard_cache;
+    let (person, range_name, id_hash) = (user.person_id, range.as_str(), &session.id_hash);
+    if let Some(page) = cache.page(person, range_name, tz.name(), now, id_hash) {
+        return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response());
+    }
     let parts = match portal
         .dashboard_cache
         .get(user.person_id, range.as_str(), tz.name(), now)
@@ -87,7 +94,9 @@ pub(crate) async fn page(
         time_zone => tz.name(),
         ..super::chrome(&session, "dashboard")
     };
-    super::html("dashboard.html", context)
+    let page = Bytes::from(crate::templates::render("dashboard.html", context)?);
+    cache.put_page(person, range_name, tz.name(), now, id_hash, page.clone());
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
 }
 
 async fn tiles(

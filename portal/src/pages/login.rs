@@ -97,6 +97,7 @@ pub(crate) async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PortalError> {
     session.check_csrf(&form.csrf)?;
+    portal.sessions.forget(&session.id_hash);
     portal.app.store.delete_session(&session.id_hash).await?;
     tracing::info!(user.id = session.user.id, "signed out");
     let mut response = Redirect::to("/login").into_response();
