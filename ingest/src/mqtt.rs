@@ -284,6 +284,13 @@ fn report_failure(e: &ConnectionError, failures: &mut u32, connected_once: bool)
         return false;
     }
     *failures += 1;
+    if let ConnectionError::ConnectionRefused(code) = e {
+        // Refusals do not heal by waiting: say so every time, but only every 10th try.
+        if *failures % 10 == 1 {
+            warn!(mqtt.refusal = ?code, "the MQTT broker refused us; check mqtt.username and the password");
+        }
+        return true;
+    }
     if *failures == 1 {
         if connected_once {
             warn!(error = %e, "lost the MQTT broker; reconnecting with backoff");

@@ -7,6 +7,7 @@
 mod exactly_once;
 mod gateways;
 
+mod broker_auth;
 mod harness;
 mod http_ingest;
 mod publisher;
