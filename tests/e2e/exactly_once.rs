@@ -44,7 +44,7 @@ async fn kill_9_mid_burst_loses_and_doubles_nothing() {
     let mut app = app.spawn_serve();
     app.wait_subscribed(4);
 
-    let burst = heart_rate_burst("cohealth/ingest/strap-1", T0, N);
+    let burst = heart_rate_burst("cohealth/ingest/strap-1", T0, N, 1000);
     let port = broker.port;
     let publisher = tokio::spawn(async move { publish_all(port, "burst-kill", burst).await });
 
@@ -74,7 +74,7 @@ async fn broker_restart_mid_burst_loses_and_doubles_nothing() {
     let app = app.spawn_serve();
     app.wait_subscribed(4);
 
-    let burst = heart_rate_burst("cohealth/ingest/strap-1", T0, N);
+    let burst = heart_rate_burst("cohealth/ingest/strap-1", T0, N, 1000);
     let port = broker.port;
     let publisher = tokio::spawn(async move { publish_all(port, "burst-restart", burst).await });
 
