@@ -119,6 +119,7 @@ async fn bare_subscriber_rate(broker: &Broker, n: usize) -> f64 {
 
 struct DaemonRun {
     rate: f64,
+    mean_batch: f64,
     bytes_per_sample: f64,
     rss_idle_kib: u64,
     rss_peak_kib: u64,
@@ -181,11 +182,21 @@ async fn daemon_rate(broker: &Broker, n: usize) -> DaemonRun {
     }
     store.close().await;
     let rate = n as f64 / started.elapsed().as_secs_f64();
+    let (_, metrics) = http_get(app.addr, "/metrics").await;
+    let counter = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let mean_batch =
+        counter("cohealth_readings_in_total ") / counter("cohealth_batches_total ").max(1.0);
     peak = peak.max(rss_kib(app.pid().unwrap(), "VmHWM:"));
     assert!(app.terminate());
     let bytes_per_sample = db_bytes(&app).saturating_sub(empty) as f64 / n as f64;
     DaemonRun {
         rate,
+        mean_batch,
         bytes_per_sample,
         rss_idle_kib,
         rss_peak_kib: peak,
