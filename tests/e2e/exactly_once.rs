@@ -12,14 +12,9 @@ const N: usize = 20_000;
 const T0: i64 = 1_780_000_000_000;
 
 async fn person_samples(app: &App) -> i64 {
-    let store = app.store().await;
-    let user = store
-        .user_by_login("ann@example.org")
-        .await
-        .unwrap()
-        .unwrap();
+    let (store, person) = app.store_and_person("ann@example.org").await;
     let n = store
-        .count_samples(user.person_id, Metric::HeartRate)
+        .count_samples(person, Metric::HeartRate)
         .await
         .unwrap();
     store.close().await;
