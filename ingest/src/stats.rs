@@ -35,6 +35,8 @@ pub struct IngestStats {
     pub pending_expired: AtomicU64,
     /// MQTT connections established.
     pub mqtt_connects: AtomicU64,
+    /// Retained messages replayed by the broker on subscribe, ignored.
+    pub retained_ignored: AtomicU64,
 }
 
 impl IngestStats {
@@ -89,6 +91,11 @@ impl IngestStats {
                 "pending_expired_total",
                 "Pending samples expired unclaimed.",
                 &self.pending_expired,
+            ),
+            (
+                "mqtt_retained_ignored_total",
+                "Retained messages replayed on subscribe and ignored.",
+                &self.retained_ignored,
             ),
             (
                 "mqtt_connects_total",
