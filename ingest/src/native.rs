@@ -225,3 +225,25 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn never_panics(topic in ".{0,40}", payload in prop::collection::vec(any::<u8>(), 0..256)) {
+            let _ = decode(&topic, &payload, 0);
+        }
+
+        #[test]
+        fn good_values_round_trip(value in -1.0e12f64..1.0e12, ms in 946_684_800_000i64..4_102_444_800_000) {
+            let time = chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339();
+            let payload = format!(r#"{{"device":"d","metric":"heart_rate","value":{value},"time":"{time}"}}"#);
+            let r = decode("t", payload.as_bytes(), 0).unwrap();
+            prop_assert_eq!(r.measurements[0].value, value);
+            prop_assert_eq!(r.measurements[0].at.unwrap().utc_ms, ms);
+        }
+    }
+}

@@ -239,3 +239,38 @@ mod tests {
         assert!(!filter_matches("a/b", "a"));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// No topic and no payload makes any route's decoder panic.
+        #[test]
+        fn any_message_decodes_or_fails_cleanly(
+            route in 0usize..4,
+            last in "[A-Za-z0-9:_-]{0,20}",
+            payload in prop::collection::vec(any::<u8>(), 0..512),
+        ) {
+            let topics = ["cohealth/ingest/", "cohealth/hae/", "home/gw/BTtoMQTT/undecoded", "home/gw/BTtoMQTT/"];
+            let topic = if route == 2 { topics[2].to_owned() } else { format!("{}{last}", topics[route]) };
+            let mut d = Decoders::new(default_routes());
+            let _ = d.decode(&topic, &payload, 1_780_000_000_000);
+        }
+
+        /// JSON-shaped noise gets further into the decoders than random bytes.
+        #[test]
+        fn json_shaped_messages_never_panic(
+            route in 0usize..4,
+            keys in prop::collection::vec("(metric|value|time|samples|device|id|servicedata|servicedatauuid|manufacturerdata|data|metrics|qty|date|bpm|weight|unit|steps)", 0..6),
+            values in prop::collection::vec("(null|-1|0|1e309|\"x\"|\"2a\"|\\[\\]|\\{\\}|\"2026-01-01T00:00:00Z\"|72.5)", 0..6),
+        ) {
+            let body: Vec<String> = keys.iter().zip(values.iter()).map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            let payload = format!("{{{}}}", body.join(","));
+            let topic = ["cohealth/ingest/d", "cohealth/hae/p", "home/gw/BTtoMQTT/undecoded", "home/gw/BTtoMQTT/AABBCCDDEEFF"][route];
+            let mut d = Decoders::new(default_routes());
+            let _ = d.decode(topic, payload.as_bytes(), 1_780_000_000_000);
+        }
+    }
+}

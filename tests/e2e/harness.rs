@@ -60,14 +60,23 @@ impl Broker {
     /// Starts a broker that keeps at most `max_inflight` unacked messages in flight
     /// to one client (Mosquitto's default is 20).
     pub fn start_with(max_inflight: u32) -> Broker {
+        Broker::start_configured(|_| {
+            format!("allow_anonymous true\nmax_inflight_messages {max_inflight}\n")
+        })
+    }
+
+    /// Starts a broker whose listener and access settings come from `settings`,
+    /// given the broker's own directory (for password files and certificates).
+    pub fn start_configured(settings: impl FnOnce(&Path) -> String) -> Broker {
         let dir = tempfile::tempdir().expect("broker dir");
         let port = free_port();
+        let d = dir.path().display();
         let conf = format!(
-            "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n\
-             persistence_location {}/\nmax_inflight_messages {max_inflight}\nmax_queued_messages 1000000\n\
-             log_dest file {}/mosquitto.log\n",
-            dir.path().display(),
-            dir.path().display()
+            // `user root` keeps a root-started broker able to read our temp files;
+            // it has no effect when the tests run as another user.
+            "user root\nper_listener_settings false\nlistener {port} 127.0.0.1\n{}\npersistence true\n\
+             persistence_location {d}/\nmax_queued_messages 1000000\nlog_dest file {d}/mosquitto.log\n",
+            settings(dir.path())
         );
         std::fs::write(dir.path().join("mosquitto.conf"), conf).expect("write broker conf");
         let mut broker = Broker {
@@ -77,6 +86,11 @@ impl Broker {
         };
         broker.launch();
         broker
+    }
+
+    /// The broker's directory (its config, log, password file, certificates).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     fn launch(&mut self) {
@@ -141,13 +155,22 @@ impl App {
 
     /// Writes the config without starting anything (for admin commands first).
     pub fn configure(broker_url: &str, extra: &str) -> App {
+        App::configure_all(broker_url, extra, "")
+    }
+
+    /// Like [`App::configure`], with extra keys for the `[mqtt]` table.
+    pub fn configure_mqtt(broker_url: &str, mqtt_extra: &str) -> App {
+        App::configure_all(broker_url, "", mqtt_extra)
+    }
+
+    fn configure_all(broker_url: &str, extra: &str, mqtt_extra: &str) -> App {
         let dir = tempfile::tempdir().expect("app dir");
         let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().expect("addr");
         let data_dir = dir.path().join("data");
         let config = dir.path().join("cohealth.toml");
         let client_id = format!("cohealth-test-{}-{}", std::process::id(), addr.port());
         let toml = format!(
-            "data_dir = \"{}\"\nlisten = \"{addr}\"\nlog = \"info\"\n{extra}\n[mqtt]\nurl = \"{broker_url}\"\nclient_id = \"{client_id}\"\n",
+            "data_dir = \"{}\"\nlisten = \"{addr}\"\nlog = \"info\"\n{extra}\n[mqtt]\nurl = \"{broker_url}\"\nclient_id = \"{client_id}\"\n{mqtt_extra}",
             data_dir.display()
         );
         std::fs::write(&config, toml).expect("write config");
@@ -266,6 +289,17 @@ impl App {
     /// Everything the process logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The store and the person id of the account `email`.
+    pub async fn store_and_person(&self, email: &str) -> (Store, i64) {
+        let store = self.store().await;
+        let user = store
+            .user_by_login(email)
+            .await
+            .expect("look up the account");
+        let person = user.expect("the account exists").person_id;
+        (store, person)
     }
 
     /// The store, opened beside the running process (SQLite WAL allows it).

@@ -8,6 +8,7 @@ mod browser;
 mod exactly_once;
 mod gateways;
 
+mod broker_auth;
 mod harness;
 mod http_ingest;
 mod publisher;
