@@ -128,6 +128,11 @@ async fn load_year(store: &Store, person: i64, tz: chrono_tz::Tz, step_s: i64) {
         day += DAY;
     }
     let secs = started.elapsed().as_secs_f64();
+    let stored = store
+        .count_samples(person, Metric::HeartRate)
+        .await
+        .unwrap();
+    assert_eq!(stored as usize, total, "every generated sample is stored");
     println!(
         "loaded {total} heart-rate samples (one per {step_s} s) in {secs:.1} s = {:.0} samples/s",
         total as f64 / secs
