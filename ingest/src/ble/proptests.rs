@@ -96,7 +96,9 @@ proptest! {
     }
 
     #[test]
-    fn sfloat_round_trip(mantissa in -2046i32..2046, exponent in -8i32..8) {
+    fn sfloat_round_trip(mantissa in -2045i32..2046, exponent in -8i32..8) {
+        // 0x07FE..=0x0802 are +INF, NaN, NRes, reserved and -INF: not numbers.
+        prop_assume!(!(2046..=2050).contains(&(mantissa & 0x0FFF)));
         let raw = ((exponent as u16 & 0xF) << 12) | (mantissa as u16 & 0x0FFF);
         let v = Ieee11073::from_sfloat(raw).value().unwrap();
         let want = f64::from(mantissa) * 10f64.powi(exponent);
