@@ -15,6 +15,9 @@ use crate::derive::derive_span;
 use crate::serve::open_store;
 use crate::settings::Settings;
 
+/// 2000-01-01T00:00:00Z in ms: nothing recorded before it is believed.
+const EARLIEST_MS: i64 = 946_684_800_000;
+
 /// Runs a `ble` subcommand.
 pub async fn run(settings: &Settings, command: BleCommand) -> anyhow::Result<()> {
     match command {
@@ -70,8 +73,18 @@ async fn replay(settings: &Settings, file: &std::path::Path) -> anyhow::Result<(
     let mut batch = Batch::default();
     let mut failed = 0;
     let mut devices = BTreeSet::new();
+    let latest = chrono::Utc::now().timestamp_millis() + 10 * 60_000;
     for e in &events {
         let received = e.at.utc_ms;
+        // A recording is of the past: before 2000 or in our future is a typo.
+        if !(EARLIEST_MS..=latest).contains(&received) {
+            failed += 1;
+            eprintln!(
+                "line {}: the event's time is before 2000 or in the future",
+                e.line
+            );
+            continue;
+        }
         let reading = match &e.payload {
             ReplayPayload::Characteristic { uuid, bytes, .. } => {
                 decoder.characteristic(&e.device, uuid, bytes, received)
@@ -100,8 +113,9 @@ async fn replay(settings: &Settings, file: &std::path::Path) -> anyhow::Result<(
         report.rejected,
     );
 
-    let (Some(first), Some(last)) = (events.first(), events.last()) else {
-        bail!("{} holds no events", file.display());
+    let times = batch.readings.iter().map(|r| r.received_ms);
+    let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
+        bail!("{} holds no usable events", file.display());
     };
     let owners = store.list_devices().await?;
     for person in store.persons().await? {
@@ -109,7 +123,7 @@ async fn replay(settings: &Settings, file: &std::path::Path) -> anyhow::Result<(
             .iter()
             .any(|d| d.person_id == Some(person.id) && devices.contains(&d.id));
         if owns {
-            let derived = derive_span(&store, &person, first.at.utc_ms, last.at.utc_ms + 1).await?;
+            let derived = derive_span(&store, &person, first, last + 1).await?;
             println!(
                 "derived for person {}: {} samples written",
                 person.id, derived.written

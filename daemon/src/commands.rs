@@ -22,22 +22,7 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 /// `cohealth check-config`.
 pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
-    let text = toml::to_string_pretty(settings).context("rendering the configuration")?;
-    let hidden = if settings.mqtt.password.is_some() {
-        text.lines()
-            .map(|l| {
-                if l.starts_with("password = ") {
-                    "password = \"(hidden)\""
-                } else {
-                    l
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    } else {
-        text
-    };
-    println!("{hidden}\nconfiguration is valid");
+    println!("{}\nconfiguration is valid", settings.to_toml_hidden()?);
     Ok(())
 }
 
@@ -49,12 +34,13 @@ pub async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<(
         name,
         time_zone,
     } = command;
-    if !email.contains('@') || email.trim().len() < 3 {
-        bail!("`{email}` is not an email address");
+    check_email(&email)?;
+    if let Some(name) = &username {
+        check_username(name)?;
     }
     let password = read_password()?;
-    if password.chars().count() < 12 {
-        bail!("the password must have at least 12 characters");
+    if password.chars().count() < 12 || password.trim().is_empty() {
+        bail!("the password must have at least 12 characters, not all spaces");
     }
     let hash = hash_password(&password)?;
     let display = name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
@@ -73,6 +59,39 @@ pub async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<(
         .await?;
     println!("created {} ({})", user.email, user.role.as_str());
     store.close().await;
+    Ok(())
+}
+
+/// A plausible address: one `@`, something before it, a dotted domain after it.
+fn check_email(email: &str) -> anyhow::Result<()> {
+    let ok = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(char::is_whitespace)
+        }
+        None => false,
+    };
+    anyhow::ensure!(ok, "`{email}` is not an email address");
+    Ok(())
+}
+
+/// User names sign in like emails, so they may not contain `@` (and so can
+/// never equal someone's email) and must be visible text.
+fn check_username(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && name.chars().count() <= 64
+        && !name.contains('@')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "._-".contains(c));
+    anyhow::ensure!(
+        ok,
+        "user names are 1 to 64 letters, digits, dots, dashes or underscores, without @"
+    );
     Ok(())
 }
 
@@ -100,11 +119,11 @@ pub async fn device(settings: &Settings, command: DeviceCommand) -> anyhow::Resu
         DeviceCommand::List { json } => list_devices(&store, json).await?,
         DeviceCommand::Claim { device, user } => {
             let moved = claim(&store, &device, &user).await?;
-            println!("claimed {device} for {user}; {moved} waiting samples moved");
+            let id = parse_device(&device)?;
+            println!("claimed {id} for {user}; {moved} waiting samples moved");
         }
         DeviceCommand::Token { device, revoke } => {
-            let id = DeviceId::parse(&device)
-                .with_context(|| format!("`{device}` is not a device id"))?;
+            let id = parse_device(&device)?;
             if revoke {
                 let n = store.revoke_ingest_tokens(id.as_str()).await?;
                 println!("revoked {n} token(s) of {id}");
@@ -161,8 +180,8 @@ async fn list_devices(store: &Store, json: bool) -> anyhow::Result<()> {
             out,
             "{:<20} {:<18} {:<22} {:<20} {:>7} {:>5}  {claimed}",
             d.id,
-            d.name.unwrap_or_else(|| "-".into()),
-            d.model.unwrap_or_else(|| "-".into()),
+            cell(d.name.as_deref(), 18),
+            cell(d.model.as_deref(), 22),
             seen,
             battery,
             rssi,
@@ -171,8 +190,27 @@ async fn list_devices(store: &Store, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A table cell of at most `width` characters ("-" when empty, "…" when cut).
+fn cell(text: Option<&str>, width: usize) -> String {
+    let text = text.unwrap_or("-");
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(width - 1).collect();
+    cut.push('…');
+    cut
+}
+
 async fn claim(store: &Store, device: &str, user: &str) -> anyhow::Result<u64> {
-    let id = DeviceId::parse(device).with_context(|| format!("`{device}` is not a device id"))?;
+    let id = parse_device(device)?;
+    let seen = store
+        .list_devices()
+        .await?
+        .iter()
+        .any(|d| d.id == id.as_str());
+    if !seen {
+        eprintln!("note: {id} has not been heard yet; it is claimed in advance");
+    }
     let owner = store
         .user_by_login(user)
         .await?
@@ -181,6 +219,26 @@ async fn claim(store: &Store, device: &str, user: &str) -> anyhow::Result<u64> {
         .claim_device(id.as_str(), owner.person_id, now_ms())
         .await?
         .moved)
+}
+
+/// A device id from the command line. Something written like a MAC address must be
+/// one: a typo there would otherwise claim a device that never exists.
+fn parse_device(raw: &str) -> anyhow::Result<DeviceId> {
+    let raw = raw.trim();
+    let mac_shaped = raw.len() == 17
+        && raw.char_indices().all(|(i, c)| {
+            if i % 3 == 2 {
+                c == ':' || c == '-'
+            } else {
+                c.is_ascii_alphanumeric()
+            }
+        });
+    let id = DeviceId::parse(raw).with_context(|| format!("`{raw}` is not a device id"))?;
+    anyhow::ensure!(
+        !mac_shaped || id.is_mac(),
+        "`{raw}` is not a valid MAC address"
+    );
+    Ok(id)
 }
 
 /// Applies `[[claims]]` from the configuration at start.

@@ -13,13 +13,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use cohealth_ingest::DeviceId;
 use cohealth_ingest::hae::decode_hae;
-use cohealth_ingest::mqtt::{Batch, now_ms};
+use cohealth_ingest::mqtt::{Batch, DEAD_LETTER_PAYLOAD_MAX, DeadLetter, now_ms};
 use cohealth_ingest::stats::IngestStats;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use crate::serve::StoreSink;
+
+/// Where Health Auto Export posts.
+const PATH: &str = "/api/v1/ingest/health-auto-export";
 
 /// Largest payload accepted: a month of minute-level exports fits comfortably.
 const BODY_LIMIT: usize = 32 * 1024 * 1024;
@@ -61,6 +64,20 @@ async fn health_auto_export(
         Err(e) => {
             IngestStats::add(&sink.stats.dead_letters, 1);
             warn!(device.id = %device, error = %e, "refused a Health Auto Export post");
+            let cut = body.len().min(DEAD_LETTER_PAYLOAD_MAX);
+            let dead = DeadLetter {
+                topic: format!("http:{PATH}#{device}"),
+                error: e.to_string(),
+                payload: body[..cut].to_vec(),
+                received_ms: now_ms(),
+            };
+            let kept = Batch {
+                readings: Vec::new(),
+                dead: vec![dead],
+            };
+            if let Err(e) = sink.store.commit_batch(&kept).await {
+                warn!(error = %e, "could not keep the refused post as a dead letter");
+            }
             return (
                 StatusCode::BAD_REQUEST,
                 axum::Json(json!({ "error": e.to_string() })),

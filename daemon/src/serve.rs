@@ -202,6 +202,9 @@ impl Sink for StoreSink {
     }
 }
 
+/// Unclaimed devices not heard for this many days leave the device list.
+const UNHEARD_DEVICE_DAYS: i64 = 30;
+
 /// Once a minute: expires the pending area; every five: derives HRV and resting
 /// heart rate for the last two hours (late frames included).
 async fn housekeeping(store: Store, stats: Arc<IngestStats>, stop: CancellationToken) {
@@ -213,6 +216,17 @@ async fn housekeeping(store: Store, stats: Arc<IngestStats>, stop: CancellationT
         }
         if round % 5 == 4 {
             derive_recent(&store).await;
+        }
+        if round % 60 == 59 {
+            let cutoff = mqtt::now_ms() - UNHEARD_DEVICE_DAYS * 86_400_000;
+            match store.forget_unheard_devices(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => info!(
+                    devices.forgotten = n,
+                    "forgot unclaimed devices not heard for 30 days"
+                ),
+                Err(e) => warn!(error = %e, "could not forget unheard devices"),
+            }
         }
         match store.expire_pending(mqtt::now_ms()).await {
             Ok(0) => {}

@@ -184,7 +184,40 @@ impl Settings {
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| anyhow::anyhow!("{}", figment_message(e)))?;
-        settings.resolve_secrets()
+        let settings = settings.resolve_secrets()?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Refuses values that type-check but cannot work, before anything starts.
+    fn validate(&self) -> anyhow::Result<()> {
+        if self.mqtt.enabled {
+            cohealth_ingest::mqtt::validate_url(&self.mqtt.url)
+                .map_err(|e| anyhow::anyhow!("configuration key `mqtt.url`: {e}"))?;
+        }
+        let db = self.database.as_str();
+        let known = db.is_empty()
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://")
+            || db.starts_with("sqlite:")
+            || !db.contains("://");
+        anyhow::ensure!(
+            known,
+            "configuration key `database`: use a file path, sqlite://… or postgres://…"
+        );
+        tracing_subscriber::EnvFilter::try_new(&self.log)
+            .map_err(|e| anyhow::anyhow!("configuration key `log`: {e}"))?;
+        Ok(())
+    }
+
+    /// The configuration as TOML, with every secret replaced.
+    pub fn to_toml_hidden(&self) -> anyhow::Result<String> {
+        let mut shown = self.clone();
+        if shown.mqtt.password.is_some() {
+            shown.mqtt.password = Some(Secret("(hidden)".into()));
+        }
+        shown.database = hide_url_password(&shown.database);
+        Ok(toml::to_string_pretty(&shown)?)
     }
 
     /// Reads `*_file` secrets so the rest of the program sees one value.
@@ -204,6 +237,20 @@ impl Settings {
         } else {
             self.database.clone()
         }
+    }
+}
+
+/// `scheme://user:secret@host/db` → `scheme://user:(hidden)@host/db`.
+fn hide_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:(hidden)@{host}"),
+        None => url.to_owned(),
     }
 }
 
@@ -241,6 +288,27 @@ mod tests {
                 toml::to_string(&loaded).unwrap(),
                 toml::to_string(&defaults).unwrap()
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn secrets_are_hidden_and_bad_values_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("COHEALTH_DATABASE", "postgres://root:pw-123@127.0.0.1/x");
+            let s = Settings::load(None, &Overrides::default()).unwrap();
+            let shown = s.to_toml_hidden().unwrap();
+            assert!(
+                !shown.contains("pw-123") && shown.contains("root:(hidden)@"),
+                "{shown}"
+            );
+            jail.set_env("COHEALTH_MQTT__URL", "http://x");
+            let err = Settings::load(None, &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("mqtt.url"), "{err}");
+            jail.set_env("COHEALTH_MQTT__URL", "mqtt://x");
+            jail.set_env("COHEALTH_LOG", "nonsense[[");
+            let err = Settings::load(None, &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("`log`"), "{err}");
             Ok(())
         });
     }

@@ -15,6 +15,7 @@ pub mod ble;
 pub mod derive;
 pub mod gateway;
 pub mod hae;
+pub mod json;
 pub mod model;
 pub mod mqtt;
 pub mod native;

@@ -67,7 +67,8 @@ struct Message {
     unit: Option<String>,
     #[serde(default)]
     cumulative: bool,
-    samples: Option<Vec<Entry>>,
+    /// Entries are read one by one, so that one bad entry costs only itself.
+    samples: Option<Vec<serde_json::Value>>,
 }
 
 impl Message {
@@ -100,10 +101,20 @@ struct Entry {
     cumulative: bool,
 }
 
+/// What a native message decoded to: the reading, and one reason per entry that
+/// was refused (good entries beside a bad one are kept).
+#[derive(Debug)]
+pub struct NativeDecoded {
+    /// The reading with every good entry.
+    pub reading: Reading,
+    /// Why each refused entry was refused.
+    pub rejected: Vec<String>,
+}
+
 /// Decodes one native message received on `topic` at `received_ms`.
-pub fn decode(topic: &str, payload: &[u8], received_ms: i64) -> Result<Reading, NativeError> {
-    let mut msg: Message =
-        serde_json::from_slice(payload).map_err(|e| NativeError::Shape(e.to_string()))?;
+pub fn decode(topic: &str, payload: &[u8], received_ms: i64) -> Result<NativeDecoded, NativeError> {
+    let mut msg: Message = serde_json::from_slice(payload)
+        .map_err(|e| NativeError::Shape(crate::json::describe(&e)))?;
     let single = msg.single()?;
     let raw_device = match msg.device.as_deref() {
         Some(d) => d,
@@ -111,10 +122,24 @@ pub fn decode(topic: &str, payload: &[u8], received_ms: i64) -> Result<Reading, 
     };
     let device = DeviceId::parse(raw_device).ok_or(NativeError::BadDevice)?;
 
-    let entries = single.into_iter().chain(msg.samples.unwrap_or_default());
-    let measurements = entries.map(to_measurement).collect::<Result<Vec<_>, _>>()?;
+    let mut measurements = Vec::new();
+    let mut refusals = Vec::new();
+    if let Some(entry) = single {
+        measurements.push(to_measurement(entry)?);
+    }
+    for (i, value) in msg.samples.unwrap_or_default().into_iter().enumerate() {
+        let entry = serde_json::from_value::<Entry>(value)
+            .map_err(|e| NativeError::Shape(crate::json::describe(&e)));
+        match entry.and_then(to_measurement) {
+            Ok(m) => measurements.push(m),
+            Err(e) => refusals.push((i, e)),
+        }
+    }
     if measurements.is_empty() {
-        return Err(NativeError::Empty);
+        return Err(refusals
+            .into_iter()
+            .next()
+            .map_or(NativeError::Empty, |(_, e)| e));
     }
 
     let mut reading = Reading::new(device, SourceKind::Phone, received_ms);
@@ -122,7 +147,11 @@ pub fn decode(topic: &str, payload: &[u8], received_ms: i64) -> Result<Reading, 
     reading.name = msg.name;
     reading.model = msg.model;
     reading.measurements = measurements;
-    Ok(reading)
+    let rejected = refusals
+        .into_iter()
+        .map(|(i, e)| format!("samples[{i}]: {e}"))
+        .collect();
+    Ok(NativeDecoded { reading, rejected })
 }
 
 /// The last topic level, when the topic has more than one (`cohealth/ingest/<device>`).
@@ -174,7 +203,7 @@ mod tests {
     fn single_value_with_offset() {
         let p = br#"{"device":"aabbccddeeff","metric":"weight","value":71.3,
                     "time":"2026-03-29T07:12:00+02:00","unit":"kg"}"#;
-        let r = decode("cohealth/ingest", p, 0).unwrap();
+        let r = decode("cohealth/ingest", p, 0).unwrap().reading;
         assert_eq!(r.device.as_str(), "AA:BB:CC:DD:EE:FF");
         let m = &r.measurements[0];
         assert_eq!(m.metric, Metric::Weight);
@@ -188,7 +217,7 @@ mod tests {
     fn batch_with_device_from_topic() {
         let p = br#"{"samples":[{"metric":"heart_rate","value":62},
                     {"metric":"steps","value":5120,"cumulative":true}]}"#;
-        let r = decode("cohealth/ingest/strap-1", p, 5).unwrap();
+        let r = decode("cohealth/ingest/strap-1", p, 5).unwrap().reading;
         assert_eq!(r.device.as_str(), "strap-1");
         assert_eq!(r.measurements.len(), 2);
         assert_eq!(r.measurements[1].kind, ValueKind::Cumulative);
@@ -219,6 +248,15 @@ mod tests {
             assert_eq!(decode("cohealth/ingest/x", payload, 0).unwrap_err(), want);
         }
         assert!(matches!(decode("t", b"[1]", 0), Err(NativeError::Shape(_))));
+        // A batch keeps its good entries and names the bad ones, without values.
+        let p = br#"{"samples":[{"metric":"heart_rate","value":62},
+                    {"metric":"weight","value":150,"unit":"lb"},
+                    {"metric":"weight","value":"83.4 kg"}]}"#;
+        let d = decode("cohealth/ingest/x", p, 0).unwrap();
+        assert_eq!(d.reading.measurements.len(), 1);
+        assert_eq!(d.rejected.len(), 2);
+        assert!(d.rejected[0].starts_with("samples[1]: metric `weight` is stored in `kg`"));
+        assert!(!d.rejected[1].contains("83.4"), "{}", d.rejected[1]);
         assert_eq!(
             decode("t", br#"{"metric":"weight","value":1}"#, 0).unwrap_err(),
             NativeError::NoDevice
@@ -241,7 +279,7 @@ mod proptests {
         fn good_values_round_trip(value in -1.0e12f64..1.0e12, ms in 946_684_800_000i64..4_102_444_800_000) {
             let time = chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339();
             let payload = format!(r#"{{"device":"d","metric":"heart_rate","value":{value},"time":"{time}"}}"#);
-            let r = decode("t", payload.as_bytes(), 0).unwrap();
+            let r = decode("t", payload.as_bytes(), 0).unwrap().reading;
             prop_assert_eq!(r.measurements[0].value, value);
             prop_assert_eq!(r.measurements[0].at.unwrap().utc_ms, ms);
         }

@@ -57,6 +57,9 @@ pub fn default_routes() -> Vec<Route> {
 /// Why a message could not be decoded; stored with the dead letter.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
+    /// The message is larger than we decode.
+    #[error("message of {0} bytes is larger than the 64 MiB we decode")]
+    TooLarge(usize),
     /// No route matches the topic.
     #[error("no decoder is configured for this topic")]
     NoRoute,
@@ -131,7 +134,13 @@ impl Decoders {
             .find(|r| filter_matches(&r.filter, topic))
             .ok_or(DecodeError::NoRoute)?;
         match route.format {
-            Format::Cohealth => Ok(Decoded::one(native::decode(topic, payload, received_ms)?)),
+            Format::Cohealth => {
+                let d = native::decode(topic, payload, received_ms)?;
+                Ok(Decoded {
+                    readings: vec![d.reading],
+                    rejected: d.rejected,
+                })
+            }
             Format::Gateway => self.decode_gateway(topic, payload, received_ms),
             Format::GatewayRaw => self.decode_raw(topic, payload, received_ms),
             Format::HealthAutoExport => decode_hae(topic, payload, received_ms),
@@ -161,8 +170,8 @@ impl Decoders {
         payload: &[u8],
         now: i64,
     ) -> Result<Decoded, DecodeError> {
-        let value: serde_json::Value =
-            serde_json::from_slice(payload).map_err(|e| BleError::BadJson(e.to_string()))?;
+        let value: serde_json::Value = serde_json::from_slice(payload)
+            .map_err(|e| BleError::BadJson(crate::json::describe(&e)))?;
         let adv = advert::advert_from_gateway_json(&value)?;
         let device = advert::gateway_device_id(&value).ok_or(GatewayError::MissingId)?;
         let mut reading = Reading::new(device.clone(), SourceKind::Gateway, now);

@@ -80,10 +80,11 @@ impl Store {
         Ok(ClaimOutcome { moved })
     }
 
-    /// Releases a claim held by `person`; the person's samples stay theirs.
+    /// Releases a claim held by `person`; the person's samples stay theirs (and
+    /// `claimed_ms` stays, marking a device that once held someone's data).
     pub async fn unclaim_device(&self, device: &str, person: i64) -> Result<()> {
         let done = on_pool!(self, p => sqlx::query(
-            "UPDATE device SET person_id = NULL, claimed_ms = NULL WHERE id = $1 AND person_id = $2",
+            "UPDATE device SET person_id = NULL WHERE id = $1 AND person_id = $2",
         ).bind(device).bind(person).execute(p).await?.rows_affected());
         if done == 0 {
             return Err(StoreError::NotFound(format!(
@@ -100,6 +101,16 @@ impl Store {
             on_pool!(self, p => sqlx::query("DELETE FROM pending_sample WHERE received_ms < $1")
             .bind(cutoff).execute(p).await?.rows_affected()),
         )
+    }
+
+    /// Forgets devices never claimed, not heard since `cutoff_ms`, and with nothing
+    /// waiting: neighbours' devices and phones' rotating random addresses would
+    /// otherwise grow the device list forever. Returns how many went.
+    pub async fn forget_unheard_devices(&self, cutoff_ms: i64) -> Result<u64> {
+        Ok(on_pool!(self, p => sqlx::query(
+            "DELETE FROM device WHERE person_id IS NULL AND claimed_ms IS NULL AND last_seen_ms < $1
+             AND NOT EXISTS (SELECT 1 FROM pending_sample ps WHERE ps.device_id = device.id)",
+        ).bind(cutoff_ms).execute(p).await?.rows_affected()))
     }
 
     /// Keeps the pending area within its bound, oldest first out.

@@ -90,18 +90,39 @@ pub fn minute_aggregates(points: &[RawPoint]) -> Vec<(i64, Agg)> {
 }
 
 /// Refreshes every rollup the rows (of one person) touched.
+///
+/// Only the minutes that received samples are rebuilt, grouped into runs: a batch
+/// with one sample from 2000 and one from today rebuilds two minutes, not 26 years.
 pub(crate) async fn refresh_rows(tx: &mut Tx, person: i64, rows: &[Row]) -> Result<()> {
-    let mut spans: std::collections::BTreeMap<i64, (i64, i64)> = Default::default();
+    let mut minutes: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
     for r in rows {
-        let span = spans.entry(r.metric_id).or_insert((r.ts_ms, r.ts_ms));
-        span.0 = span.0.min(r.ts_ms);
-        span.1 = span.1.max(r.ts_ms);
+        minutes
+            .entry(r.metric_id)
+            .or_default()
+            .push(r.ts_ms.div_euclid(MINUTE) * MINUTE);
     }
     let tz = person_zone(tx, person).await?;
-    for (metric, (from, to)) in spans {
-        refresh_span(tx, person, metric, from, to, tz).await?;
+    for (metric, mut buckets) in minutes {
+        buckets.sort_unstable();
+        buckets.dedup();
+        for (from, to) in runs(&buckets, HOUR) {
+            refresh_span(tx, person, metric, from, to, tz).await?;
+        }
     }
     Ok(())
+}
+
+/// Groups sorted instants into `(first, last)` runs whose neighbours are at most
+/// `gap` apart.
+fn runs(sorted: &[i64], gap: i64) -> Vec<(i64, i64)> {
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for &t in sorted {
+        match out.last_mut() {
+            Some((_, last)) if t - *last <= gap => *last = t,
+            _ => out.push((t, t)),
+        }
+    }
+    out
 }
 
 /// Rebuilds minutes, hours and days covering `[from_ms, to_ms]` for one series.
@@ -359,6 +380,16 @@ mod tests {
                 }
             )
         );
+    }
+
+    #[test]
+    fn far_apart_samples_make_separate_runs() {
+        assert_eq!(runs(&[0, 60_000, 120_000], HOUR), [(0, 120_000)]);
+        assert_eq!(
+            runs(&[0, 10 * HOUR, 10 * HOUR + MINUTE], HOUR),
+            [(0, 0), (10 * HOUR, 10 * HOUR + MINUTE)]
+        );
+        assert!(runs(&[], HOUR).is_empty());
     }
 
     #[test]

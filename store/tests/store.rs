@@ -448,3 +448,43 @@ async fn users_and_sessions(backend: Backend) {
     assert_eq!(t.store.session("h1").await.unwrap(), None);
 }
 both_backends!(users, users_and_sessions);
+
+async fn far_apart_samples_and_forgotten_neighbours(backend: Backend) {
+    let t = fresh(backend, Limits::default()).await;
+    let p = claimed(&t.store, "strap", "UTC").await;
+    let y2000 = 946_684_801_000;
+    let b = batch(vec![reading(
+        "strap",
+        SourceKind::Phone,
+        T0,
+        vec![
+            at(Metric::HeartRate, 61.0, y2000),
+            at(Metric::HeartRate, 62.0, T0),
+        ],
+    )]);
+    t.store.commit_batch(&b).await.unwrap();
+    let minutes = series(&t.store, p, Metric::HeartRate, Bucket::Minute, 0, i64::MAX).await;
+    assert_eq!(minutes.len(), 2);
+    let days = series(&t.store, p, Metric::HeartRate, Bucket::Day, 0, i64::MAX).await;
+    assert_eq!(
+        days.iter()
+            .map(|d| d.day.clone().unwrap())
+            .collect::<Vec<_>>(),
+        ["2000-01-01", "2026-05-28"]
+    );
+
+    // An unclaimed neighbour heard long ago is forgotten once nothing of it waits.
+    let old = reading("AA:BB:CC:00:00:01", SourceKind::Gateway, T0, vec![]);
+    t.store.commit_batch(&batch(vec![old])).await.unwrap();
+    assert_eq!(t.store.forget_unheard_devices(T0 + 1).await.unwrap(), 1);
+    let ids: Vec<String> = t
+        .store
+        .list_devices()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.id)
+        .collect();
+    assert_eq!(ids, ["strap"]);
+}
+both_backends!(far_apart, far_apart_samples_and_forgotten_neighbours);

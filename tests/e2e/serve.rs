@@ -101,3 +101,73 @@ async fn retained_messages_replayed_on_subscribe_are_not_new_readings() {
         "{metrics}"
     );
 }
+
+#[tokio::test]
+async fn a_big_batch_and_a_bad_entry_cost_nothing_good() {
+    let broker = Broker::start();
+    let app = App::configure(&broker.url(), "");
+    app.user_with_device("ann@example.org", "strap-1");
+    let app = app.spawn_serve();
+    app.wait_subscribed(4);
+    // 30 000 samples in one 2 MB message, then a batch with one bad entry.
+    let samples: Vec<String> = (0..30_000)
+        .map(|i| {
+            let t = chrono::DateTime::from_timestamp_millis(1_780_000_000_000 + i * 1000).unwrap();
+            format!(
+                r#"{{"metric":"heart_rate","value":70,"time":"{}"}}"#,
+                t.to_rfc3339()
+            )
+        })
+        .collect();
+    let big = format!(r#"{{"samples":[{}]}}"#, samples.join(","));
+    assert!(big.len() > 2_000_000);
+    let mixed = r#"{"samples":[{"metric":"weight","value":70.2},{"metric":"weight","value":150,"unit":"lb"},{"metric":"weight","value":"83.4 kg"}]}"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.json"), &big).unwrap();
+    for (flag, value) in [
+        ("-f", dir.path().join("big.json").display().to_string()),
+        ("-m", mixed.to_owned()),
+    ] {
+        let ok = std::process::Command::new("mosquitto_pub")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &broker.port.to_string(),
+                "-q",
+                "1",
+                "-t",
+                "cohealth/ingest/strap-1",
+                flag,
+                &value,
+            ])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let (store, person) = app.store_and_person("ann@example.org").await;
+    eventually(Duration::from_secs(30), "both messages stored", || async {
+        store
+            .count_samples(person, cohealth_ingest::Metric::Weight)
+            .await
+            .unwrap()
+            == 1
+            && store
+                .count_samples(person, cohealth_ingest::Metric::HeartRate)
+                .await
+                .unwrap()
+                == 30_000
+    })
+    .await;
+    let (_, metrics) = http_get(app.addr, "/metrics").await;
+    assert!(
+        metrics.contains("cohealth_rejected_values_total 2"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("cohealth_mqtt_connects_total 1"),
+        "no reconnect storm: {metrics}"
+    );
+    assert!(!app.log().contains("83.4"));
+}

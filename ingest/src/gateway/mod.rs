@@ -106,8 +106,8 @@ pub fn decode_gateway_frame(
     received_ms: i64,
 ) -> Result<GatewayFrame, GatewayError> {
     let (gateway, topic_id) = parse_topic(topic)?;
-    let value: Value =
-        serde_json::from_slice(payload).map_err(|e| GatewayError::NotJson(e.to_string()))?;
+    let value: Value = serde_json::from_slice(payload)
+        .map_err(|e| GatewayError::NotJson(crate::json::describe(&e)))?;
     let Value::Object(body) = value else {
         return Err(GatewayError::NotObject(json_kind(&value)));
     };

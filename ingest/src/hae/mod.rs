@@ -83,8 +83,8 @@ pub fn decode_hae(
     payload: &[u8],
     received_ms: i64,
 ) -> Result<HaeBatch, HaeError> {
-    let root: Value =
-        serde_json::from_slice(payload).map_err(|e| HaeError::NotJson(e.to_string()))?;
+    let root: Value = serde_json::from_slice(payload)
+        .map_err(|e| HaeError::NotJson(crate::json::describe(&e)))?;
     let data = root
         .get("data")
         .and_then(Value::as_object)

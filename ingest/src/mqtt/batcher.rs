@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::poller::{backoff, now_ms};
-use super::{Batch, DEAD_LETTER_PAYLOAD_MAX, DeadLetter, Delivered, Sink};
+use super::{Batch, DEAD_LETTER_PAYLOAD_MAX, DeadLetter, Delivered, MAX_MESSAGE_BYTES, Sink};
 use crate::stats::IngestStats;
-use crate::topics::Decoders;
+use crate::topics::{DecodeError, Decoders};
 
 pub(crate) struct Batcher<S> {
     pub(crate) client: AsyncClient,
@@ -105,10 +105,13 @@ impl<S: Sink> Batcher<S> {
         IngestStats::add(&self.stats.readings_in, held.len() as u64);
         for d in held {
             let topic = &d.publish.topic;
-            match self
-                .decoders
-                .decode(topic, &d.publish.payload, d.received_ms)
-            {
+            let decoded = if d.publish.payload.len() > MAX_MESSAGE_BYTES {
+                Err(DecodeError::TooLarge(d.publish.payload.len()))
+            } else {
+                self.decoders
+                    .decode(topic, &d.publish.payload, d.received_ms)
+            };
+            match decoded {
                 Ok(decoded) => {
                     if !decoded.rejected.is_empty() {
                         debug!(mqtt.topic = %topic, reasons = ?decoded.rejected, "values not kept");

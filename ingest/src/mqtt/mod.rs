@@ -48,7 +48,8 @@ pub struct DeadLetter {
     pub received_ms: i64,
 }
 
-/// Largest MQTT message we accept, bytes.
+/// Largest message we decode, bytes; larger ones become dead letters. Health
+/// Auto Export sends whole days of minute data in one message.
 pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
 
 /// The most payload bytes a dead letter keeps.
@@ -110,6 +111,22 @@ pub(crate) struct Delivered {
     pub(crate) publish: Publish,
     pub(crate) epoch: u64,
     pub(crate) received_ms: i64,
+}
+
+/// Checks an MQTT URL without connecting (for configuration checks).
+pub fn validate_url(url: &str) -> Result<(), MqttError> {
+    let settings = MqttSettings {
+        url: url.to_owned(),
+        client_id: "check".into(),
+        username: None,
+        password: None,
+        ca_file: None,
+        keep_alive: Duration::from_secs(30),
+        batch_max: 1,
+        linger: Duration::ZERO,
+        routes: Vec::new(),
+    };
+    options::mqtt_options(&settings).map(|_| ())
 }
 
 /// Runs the MQTT source until `cancel` fires, then flushes and acks what it holds.

@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use rumqttc::{MqttOptions, TlsConfiguration, Transport};
 
-use super::{MAX_MESSAGE_BYTES, MqttError, MqttSettings};
+use super::{MqttError, MqttSettings};
+
+/// The largest packet MQTT can express (a 4-byte remaining length), bytes.
+const MQTT_MAX_PACKET: usize = 268_435_455;
 
 pub(crate) fn mqtt_options(s: &MqttSettings) -> Result<MqttOptions, MqttError> {
     let (tls, rest) = if let Some(rest) = s.url.strip_prefix("mqtts://") {
@@ -27,10 +30,11 @@ pub(crate) fn mqtt_options(s: &MqttSettings) -> Result<MqttOptions, MqttError> {
     o.set_clean_session(false);
     o.set_manual_acks(true);
     o.set_keep_alive(s.keep_alive);
-    // Health Auto Export sends whole days of minute data in one message. A message
-    // larger than this would be refused and redelivered forever, so it is generous;
-    // README tells households to cap it at the broker (`message_size_limit`).
-    o.set_max_packet_size(MAX_MESSAGE_BYTES, 1 << 20);
+    // A packet rumqttc refuses is never acked, so the broker would redeliver it on
+    // every reconnect and wedge the session: accept anything the protocol allows,
+    // and let the batcher turn what is over MAX_MESSAGE_BYTES into a dead letter.
+    // README tells households to cap sizes at the broker (`message_size_limit`).
+    o.set_max_packet_size(MQTT_MAX_PACKET, 1 << 20);
     if let (Some(u), Some(p)) = (&s.username, &s.password) {
         o.set_credentials(u.clone(), p.clone());
     }

@@ -24,6 +24,7 @@ pub(crate) async fn poll(
 ) {
     let mut connected_once = false;
     let mut failures: u32 = 0;
+    let mut connected_at = std::time::Instant::now();
     loop {
         let event = tokio::select! {
             _ = stop.cancelled() => return,
@@ -33,7 +34,12 @@ pub(crate) async fn poll(
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 let current = epoch.fetch_add(1, Ordering::SeqCst) + 1;
                 IngestStats::add(&stats.mqtt_connects, 1);
-                failures = 0;
+                // A connection that dies within seconds is no success: keep backing
+                // off, or a broker that drops us at once gets a reconnect storm.
+                if connected_at.elapsed() > Duration::from_secs(10) || !connected_once {
+                    failures = 0;
+                }
+                connected_at = std::time::Instant::now();
                 info!(
                     mqtt.epoch = current,
                     mqtt.session_present = ack.session_present,
