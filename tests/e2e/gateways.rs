@@ -6,7 +6,7 @@ use std::time::Duration;
 use cohealth_ingest::{DeviceId, Metric};
 use serde_json::Value;
 
-use crate::harness::{App, Broker, eventually};
+use crate::harness::{App, Broker, eventually, http};
 use crate::publisher::publish_all;
 
 const GATEWAY: &str = include_str!("../../ingest/tests/fixtures/gateway/messages.jsonl");
@@ -139,6 +139,7 @@ async fn corpus_payloads_reach_their_owner_in_our_units() {
         }
     }
     assert_eq!(found, expected_total);
+    api_shows_the_same(&app, &all).await;
 
     // The neighbour is listed as seen, waiting, and in nobody's data.
     let devices = store.list_devices().await.unwrap();
@@ -157,4 +158,33 @@ async fn corpus_payloads_reach_their_owner_in_our_units() {
         listing.contains("AA:BB:CC:00:00:99") && listing.contains("no (1 waiting)"),
         "{listing}"
     );
+}
+
+/// The same values through the portal's API, as a script would read them.
+async fn api_shows_the_same(app: &App, all: &[Case]) {
+    let login = r#"{"login":"ann@example.org","password":"a-long-enough-password"}"#;
+    let json = [("Content-Type", "application/json")];
+    let (status, body) = http(app.addr, "POST", "/api/v1/token", &json, login).await;
+    assert_eq!(status, 200, "{body}");
+    let token: Value = serde_json::from_str(&body).unwrap();
+    let bearer = format!("Bearer {}", token["access_token"].as_str().unwrap());
+    let now = chrono::Utc::now().timestamp_millis();
+    for case in all {
+        for &(metric, value, at) in &case.expect {
+            let (from, to) = at.map_or((now - 3_600_000, now + 60_000), |t| (t, t + 1));
+            let rfc = |ms| chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339();
+            let path = format!("/api/v1/samples?metric={metric}&from={}&to={}", rfc(from), rfc(to)).replace('+', "%2B");
+            let (status, body) = http(app.addr, "GET", &path, &[("Authorization", bearer.as_str())], "").await;
+            assert_eq!(status, 200, "{path}: {body}");
+            let answer: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(answer["unit"], metric.unit());
+            let hit = answer["samples"].as_array().unwrap().iter().any(|s| {
+                (s["value"].as_f64().unwrap() - value).abs() < 1e-3 * value.abs().max(1.0)
+                    && s["device"] == device_of(&case.topic)
+            });
+            assert!(hit, "{}: {metric} = {value} not in {body}", case.name);
+        }
+    }
+    let (status, _) = http(app.addr, "GET", "/api/v1/samples?metric=heart_rate", &[], "").await;
+    assert_eq!(status, 401, "anonymous calls are refused");
 }
