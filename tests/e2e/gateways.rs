@@ -172,9 +172,25 @@ async fn api_shows_the_same(app: &App, all: &[Case]) {
     for case in all {
         for &(metric, value, at) in &case.expect {
             let (from, to) = at.map_or((now - 3_600_000, now + 60_000), |t| (t, t + 1));
-            let rfc = |ms| chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339();
-            let path = format!("/api/v1/samples?metric={metric}&from={}&to={}", rfc(from), rfc(to)).replace('+', "%2B");
-            let (status, body) = http(app.addr, "GET", &path, &[("Authorization", bearer.as_str())], "").await;
+            let rfc = |ms| {
+                chrono::DateTime::from_timestamp_millis(ms)
+                    .unwrap()
+                    .to_rfc3339()
+            };
+            let path = format!(
+                "/api/v1/samples?metric={metric}&from={}&to={}",
+                rfc(from),
+                rfc(to)
+            )
+            .replace('+', "%2B");
+            let (status, body) = http(
+                app.addr,
+                "GET",
+                &path,
+                &[("Authorization", bearer.as_str())],
+                "",
+            )
+            .await;
             assert_eq!(status, 200, "{path}: {body}");
             let answer: Value = serde_json::from_str(&body).unwrap();
             assert_eq!(answer["unit"], metric.unit());
@@ -185,6 +201,13 @@ async fn api_shows_the_same(app: &App, all: &[Case]) {
             assert!(hit, "{}: {metric} = {value} not in {body}", case.name);
         }
     }
-    let (status, _) = http(app.addr, "GET", "/api/v1/samples?metric=heart_rate", &[], "").await;
+    let (status, _) = http(
+        app.addr,
+        "GET",
+        "/api/v1/samples?metric=heart_rate",
+        &[],
+        "",
+    )
+    .await;
     assert_eq!(status, 401, "anonymous calls are refused");
 }
