@@ -22,10 +22,16 @@ async fn person_samples(app: &App) -> i64 {
 }
 
 async fn wait_for_exactly_n(app: &App) {
-    eventually(Duration::from_secs(180), "all samples stored", || async {
-        person_samples(app).await >= N as i64
-    })
-    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while person_samples(app).await < N as i64 {
+        let stored = person_samples(app).await;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {stored} of {N} stored; log:\n{}",
+            app.log()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // Late redeliveries must not add anything.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(person_samples(app).await, N as i64);

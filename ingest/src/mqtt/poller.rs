@@ -46,11 +46,18 @@ pub(crate) async fn poll(
                     "connected to MQTT broker"
                 );
                 connected_once = true;
-                for f in &filters {
-                    if let Err(e) = client.subscribe(f.clone(), QoS::AtLeastOnce).await {
-                        warn!(mqtt.filter = %f, error = %e, "subscribe request failed");
+                // Subscribing goes through the client's bounded request queue, which
+                // only this loop drains; awaiting it here, with the batcher's acks
+                // filling the queue during the outage, would deadlock.
+                let client = client.clone();
+                let filters = filters.clone();
+                tokio::spawn(async move {
+                    for f in filters {
+                        if let Err(e) = client.subscribe(f.clone(), QoS::AtLeastOnce).await {
+                            warn!(mqtt.filter = %f, error = %e, "subscribe request failed");
+                        }
                     }
-                }
+                });
             }
             Ok(Event::Incoming(Packet::Publish(publish))) if publish.retain => {
                 // A retained message replayed because we subscribed, not a new
@@ -58,7 +65,9 @@ pub(crate) async fn poll(
                 // invent a sample at every reconnect.
                 IngestStats::add(&stats.retained_ignored, 1);
                 debug!(mqtt.topic = %publish.topic, "ignoring a retained message");
-                let _ = client.ack(&publish).await;
+                if client.try_ack(&publish).is_err() {
+                    debug!("ack queue full; the retained message comes again and is ignored again");
+                }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let delivered = Delivered {
