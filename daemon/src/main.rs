@@ -7,6 +7,8 @@
 //! - `commands`: the admin subcommands (`user`, `device`, `deadletters`, …).
 
 mod ble_cmd;
+mod ble_live;
+mod ble_settings;
 mod cli;
 mod commands;
 mod derive;

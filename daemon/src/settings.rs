@@ -13,6 +13,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::ble_settings::BleSection;
+
 /// The whole configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,6 +31,8 @@ pub struct Settings {
     pub mqtt: MqttSection,
     /// The pending area for unclaimed devices.
     pub pending: PendingSection,
+    /// The Bluetooth LE connection manager.
+    pub ble: BleSection,
     /// Devices to claim at start (the store is the truth afterwards).
     pub claims: Vec<ClaimSection>,
 }
@@ -108,6 +112,7 @@ impl Default for Settings {
             log: "info".into(),
             mqtt: MqttSection::default(),
             pending: PendingSection::default(),
+            ble: BleSection::default(),
             claims: Vec::new(),
         }
     }

@@ -142,6 +142,7 @@ pub struct App {
     pub data_dir: PathBuf,
     config: PathBuf,
     log: PathBuf,
+    env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -180,9 +181,16 @@ impl App {
             data_dir,
             config,
             log,
+            env: Vec::new(),
             _dir: dir,
             child: None,
         }
+    }
+
+    /// Sets an environment variable for `cohealth serve`.
+    pub fn with_env(mut self, key: &str, value: &str) -> App {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     /// Starts `cohealth serve` and waits until the portal answers.
@@ -202,6 +210,7 @@ impl App {
             .arg(&self.config)
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()

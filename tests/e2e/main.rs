@@ -7,6 +7,8 @@
 mod exactly_once;
 mod gateways;
 
+mod ble;
+mod bluez;
 mod broker_auth;
 mod harness;
 mod http_ingest;

@@ -1,0 +1,103 @@
+//! The live Bluetooth path through the real btleplug code against a BlueZ
+//! stand-in on a private system bus, and `cohealth serve` without Bluetooth.
+
+use std::time::Duration;
+
+use cohealth_ingest::model::Metric;
+
+use crate::bluez::BlueZ;
+use crate::harness::{App, eventually, free_port};
+
+const MINE: &str = "AA:BB:CC:00:00:01";
+const NEIGHBOUR: &str = "AA:BB:CC:00:00:02";
+
+/// Quick timers, so that reconnects happen within the test's patience.
+const FAST_BLE: &str = "[ble]\nscan_interval_seconds = 1\nadapter_retry_seconds = 1\n\
+                        backoff_min_seconds = 1\nbackoff_max_seconds = 2\nlinger_ms = 50\n";
+
+fn dead_broker() -> String {
+    format!("mqtt://127.0.0.1:{}", free_port())
+}
+
+async fn heart_rates(app: &App) -> usize {
+    let store = app.store().await;
+    let ann = store.user_by_login("ann@example.org").await.unwrap().unwrap();
+    let samples = store
+        .samples(ann.person_id, Metric::HeartRate, 0, i64::MAX, 100_000)
+        .await
+        .unwrap();
+    store.close().await;
+    samples.len()
+}
+
+#[tokio::test]
+async fn a_claimed_strap_streams_into_the_store_and_survives_leaving() {
+    let mut bluez = BlueZ::start();
+    bluez.send(&format!("strap {MINE} Polar%20H10"));
+    bluez.send(&format!("strap {NEIGHBOUR} Neighbours%20H9"));
+    let app = App::configure(&dead_broker(), FAST_BLE);
+    app.user_with_device("ann@example.org", MINE);
+    let mut app = app
+        .with_env("DBUS_SYSTEM_BUS_ADDRESS", &bluez.address)
+        .spawn_serve();
+
+    eventually(Duration::from_secs(30), "connected and subscribed", || {
+        let ok = bluez.subscribed(MINE);
+        async move { ok }
+    })
+    .await;
+    for bpm in [0x48, 0x49, 0x4a] {
+        bluez.send(&format!("notify {MINE} 00{bpm:02x}"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    eventually(Duration::from_secs(10), "three heart rates stored", || async {
+        heart_rates(&app).await == 3
+    })
+    .await;
+
+    // The neighbour's strap is heard (claimable) but never connected.
+    let devices = app.cli(&["device", "list"], "");
+    assert!(devices.contains(NEIGHBOUR), "{devices}");
+    assert!(devices.contains("Neighbours H9"), "{devices}");
+    assert_eq!(bluez.send(&format!("state {NEIGHBOUR}")), "connected=0 notifying=0");
+
+    // The strap walks away, then comes back: the daemon reconnects by itself.
+    bluez.send(&format!("vanish {MINE}"));
+    eventually(Duration::from_secs(20), "the drop noticed", || async {
+        app.log().contains("device connection failed") || app.log().contains("device disconnected")
+    })
+    .await;
+    bluez.send(&format!("strap {MINE} Polar%20H10"));
+    eventually(Duration::from_secs(30), "reconnected", || {
+        let ok = bluez.subscribed(MINE);
+        async move { ok }
+    })
+    .await;
+    bluez.send(&format!("notify {MINE} 0050"));
+    eventually(Duration::from_secs(10), "a fourth heart rate", || async {
+        heart_rates(&app).await == 4
+    })
+    .await;
+
+    assert_eq!(bluez.send(&format!("state {NEIGHBOUR}")), "connected=0 notifying=0");
+    let log = app.log();
+    assert!(!log.contains("ERROR"), "{log}");
+    assert!(!log.contains("bpm"), "health values stay out of the log");
+    assert!(app.terminate(), "clean exit on SIGTERM: {}", app.log());
+}
+
+#[tokio::test]
+async fn serve_without_bluetooth_says_so_once_and_runs_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = format!("unix:path={}/no_bus_socket", dir.path().display());
+    let mut app = App::configure(&dead_broker(), "[ble]\nadapter_retry_seconds = 1\n")
+        .with_env("DBUS_SYSTEM_BUS_ADDRESS", &nowhere)
+        .spawn_serve();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let log = app.log();
+    assert_eq!(log.matches("no Bluetooth adapter").count(), 1, "{log}");
+    let ble_lines = log.lines().filter(|l| l.contains("Bluetooth") || l.contains("ble")).count();
+    assert!(ble_lines <= 3, "{log}");
+    assert!(!log.contains("WARN") && !log.contains("ERROR"), "{log}");
+    assert!(app.terminate(), "clean exit on SIGTERM");
+}
