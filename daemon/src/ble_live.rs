@@ -72,9 +72,13 @@ impl Sink for Discard {
 /// Records live frames and adverts into `file` for `seconds` (or until Ctrl-C).
 pub async fn record(settings: &Settings, file: &Path, seconds: Option<u64>) -> anyhow::Result<()> {
     let store = crate::serve::open_store(settings).await?;
-    let mut out = std::fs::File::create(file)
-        .with_context(|| format!("creating {}", file.display()))?;
-    writeln!(out, "# cohealth ble record, version {}", env!("CARGO_PKG_VERSION"))?;
+    let mut out =
+        std::fs::File::create(file).with_context(|| format!("creating {}", file.display()))?;
+    writeln!(
+        out,
+        "# cohealth ble record, version {}",
+        env!("CARGO_PKG_VERSION")
+    )?;
     let (tap, mut events) = mpsc::unbounded_channel();
     let stop = CancellationToken::new();
     let manager = tokio::spawn(manager::run(
@@ -110,7 +114,11 @@ pub async fn record(settings: &Settings, file: &Path, seconds: Option<u64>) -> a
     Ok(())
 }
 
-fn write_event(out: &mut std::fs::File, start: &mut Option<i64>, e: &TapEvent) -> anyhow::Result<()> {
+fn write_event(
+    out: &mut std::fs::File,
+    start: &mut Option<i64>,
+    e: &TapEvent,
+) -> anyhow::Result<()> {
     let base = match *start {
         Some(base) => base,
         None => {

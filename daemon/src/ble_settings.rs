@@ -136,6 +136,11 @@ mod tests {
         assert!(d.profile.model.is_some());
 
         s.devices[0].model = Some("toaster".into());
-        assert!(s.manager_settings().unwrap_err().to_string().contains("toaster"));
+        assert!(
+            s.manager_settings()
+                .unwrap_err()
+                .to_string()
+                .contains("toaster")
+        );
     }
 }

@@ -90,7 +90,12 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
             info!("MQTT ingest is disabled in the configuration");
         }
         if settings.ble.enabled {
-            let ble = crate::ble_live::start(&settings, store.clone(), sink.clone(), ingest_stop.clone())?;
+            let ble = crate::ble_live::start(
+                &settings,
+                store.clone(),
+                sink.clone(),
+                ingest_stop.clone(),
+            )?;
             ingest.push(ble);
         } else {
             info!("Bluetooth is disabled in the configuration");

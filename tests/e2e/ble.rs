@@ -21,7 +21,11 @@ fn dead_broker() -> String {
 
 async fn heart_rates(app: &App) -> usize {
     let store = app.store().await;
-    let ann = store.user_by_login("ann@example.org").await.unwrap().unwrap();
+    let ann = store
+        .user_by_login("ann@example.org")
+        .await
+        .unwrap()
+        .unwrap();
     let samples = store
         .samples(ann.person_id, Metric::HeartRate, 0, i64::MAX, 100_000)
         .await
@@ -50,16 +54,23 @@ async fn a_claimed_strap_streams_into_the_store_and_survives_leaving() {
         bluez.send(&format!("notify {MINE} 00{bpm:02x}"));
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    eventually(Duration::from_secs(10), "three heart rates stored", || async {
-        heart_rates(&app).await == 3
-    })
-    .await;
+    let stored = async {
+        while heart_rates(&app).await < 3 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(10), stored).await.is_err() {
+        panic!("no heart rates stored: {}", app.log());
+    }
 
     // The neighbour's strap is heard (claimable) but never connected.
     let devices = app.cli(&["device", "list"], "");
     assert!(devices.contains(NEIGHBOUR), "{devices}");
     assert!(devices.contains("Neighbours H9"), "{devices}");
-    assert_eq!(bluez.send(&format!("state {NEIGHBOUR}")), "connected=0 notifying=0");
+    assert_eq!(
+        bluez.send(&format!("state {NEIGHBOUR}")),
+        "connected=0 notifying=0"
+    );
 
     // The strap walks away, then comes back: the daemon reconnects by itself.
     bluez.send(&format!("vanish {MINE}"));
@@ -79,7 +90,10 @@ async fn a_claimed_strap_streams_into_the_store_and_survives_leaving() {
     })
     .await;
 
-    assert_eq!(bluez.send(&format!("state {NEIGHBOUR}")), "connected=0 notifying=0");
+    assert_eq!(
+        bluez.send(&format!("state {NEIGHBOUR}")),
+        "connected=0 notifying=0"
+    );
     let log = app.log();
     assert!(!log.contains("ERROR"), "{log}");
     assert!(!log.contains("bpm"), "health values stay out of the log");
@@ -96,7 +110,10 @@ async fn serve_without_bluetooth_says_so_once_and_runs_quietly() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     let log = app.log();
     assert_eq!(log.matches("no Bluetooth adapter").count(), 1, "{log}");
-    let ble_lines = log.lines().filter(|l| l.contains("Bluetooth") || l.contains("ble")).count();
+    let ble_lines = log
+        .lines()
+        .filter(|l| l.contains("Bluetooth") || l.contains("ble"))
+        .count();
     assert!(ble_lines <= 3, "{log}");
     assert!(!log.contains("WARN") && !log.contains("ERROR"), "{log}");
     assert!(app.terminate(), "clean exit on SIGTERM");

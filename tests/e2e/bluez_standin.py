@@ -57,14 +57,14 @@ HR_MEASUREMENT = "00002a37-0000-1000-8000-00805f9b34fb"
 # Connect and Disconnect that keep the properties true, unlike the template's.
 CONNECT = (
     "self.UpdateProperties('org.bluez.Device1', "
-    "{'Connected': True, 'ServicesResolved': True})"
+    "{'Connected': dbus.Boolean(True), 'ServicesResolved': dbus.Boolean(True)})"
 )
 DISCONNECT = (
     "self.UpdateProperties('org.bluez.Device1', "
-    "{'Connected': False, 'ServicesResolved': False})"
+    "{'Connected': dbus.Boolean(False), 'ServicesResolved': dbus.Boolean(False)})"
 )
-START_NOTIFY = "self.UpdateProperties('org.bluez.GattCharacteristic1', {'Notifying': True})"
-STOP_NOTIFY = "self.UpdateProperties('org.bluez.GattCharacteristic1', {'Notifying': False})"
+START_NOTIFY = "self.UpdateProperties('org.bluez.GattCharacteristic1', {'Notifying': dbus.Boolean(True)})"
+STOP_NOTIFY = "self.UpdateProperties('org.bluez.GattCharacteristic1', {'Notifying': dbus.Boolean(False)})"
 
 
 def device_path(mac):

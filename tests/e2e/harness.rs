@@ -17,6 +17,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// The binary under test, built by cargo for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_cohealth");
 
+/// `cohealth` with none of the test run's own `COHEALTH_*` variables
+/// (`COHEALTH_TEST_POSTGRES`, …), which it would read as unknown config keys.
+pub fn cohealth() -> Command {
+    let mut command = Command::new(BIN);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("COHEALTH_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
@@ -171,7 +183,7 @@ impl App {
         let config = dir.path().join("cohealth.toml");
         let client_id = format!("cohealth-test-{}-{}", std::process::id(), addr.port());
         let toml = format!(
-            "data_dir = \"{}\"\nlisten = \"{addr}\"\nlog = \"info\"\n{extra}\n[mqtt]\nurl = \"{broker_url}\"\nclient_id = \"{client_id}\"\n{mqtt_extra}",
+            "data_dir = \"{}\"\nlisten = \"{addr}\"\nlog = \"info,cohealth_ingest=debug\"\n{extra}\n[mqtt]\nurl = \"{broker_url}\"\nclient_id = \"{client_id}\"\n{mqtt_extra}",
             data_dir.display()
         );
         std::fs::write(&config, toml).expect("write config");
@@ -205,7 +217,7 @@ impl App {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let child = Command::new(BIN)
+        let child = cohealth()
             .args(["serve", "--config"])
             .arg(&self.config)
             .env_remove("RUST_LOG")
@@ -234,7 +246,7 @@ impl App {
 
     /// Runs an admin subcommand with this app's config; returns stdout.
     pub fn cli(&self, args: &[&str], stdin: &str) -> String {
-        let mut child = Command::new(BIN)
+        let mut child = cohealth()
             .args(args)
             .arg("--config")
             .arg(&self.config)

@@ -12,15 +12,17 @@ use std::time::Duration;
 
 use btleplug::api::bleuuid::BleUuid;
 use btleplug::api::{
-    Central, CentralEvent, CentralState, CharPropFlags, Characteristic, Manager as _, Peripheral as _,
-    PeripheralProperties, ScanFilter, WriteType,
+    Central, CentralEvent, CentralState, CharPropFlags, Characteristic, Manager as _,
+    Peripheral as _, PeripheralProperties, ScanFilter, WriteType,
 };
 use btleplug::platform::{Adapter, Manager, Peripheral, PeripheralId};
 use futures::stream::{BoxStream, StreamExt};
 use uuid::Uuid;
 
 use super::advert::Advert;
-use super::radio::{CharacteristicInfo, Link, Notification, Radio, RadioError, ScanEvent, Sighting};
+use super::radio::{
+    CharacteristicInfo, Link, Notification, Radio, RadioError, ScanEvent, Sighting,
+};
 use crate::model::DeviceId;
 
 /// How often a scanning adapter is checked for still being there and powered.
@@ -41,7 +43,10 @@ impl BtleRadio {
     }
 
     fn adapter(&self, name: &str) -> Result<Adapter, RadioError> {
-        let adapters = self.adapters.lock().map_err(|_| RadioError::Stack("poisoned".into()))?;
+        let adapters = self
+            .adapters
+            .lock()
+            .map_err(|_| RadioError::Stack("poisoned".into()))?;
         adapters
             .get(name)
             .cloned()
@@ -64,7 +69,11 @@ impl Radio for BtleRadio {
     async fn adapters(&self) -> Result<Vec<String>, RadioError> {
         let mut manager = self.manager.lock().await;
         if manager.is_none() {
-            *manager = Some(Manager::new().await.map_err(|e| RadioError::NoAdapter(e.to_string()))?);
+            *manager = Some(
+                Manager::new()
+                    .await
+                    .map_err(|e| RadioError::NoAdapter(e.to_string()))?,
+            );
         }
         let Some(m) = manager.as_ref() else {
             return Err(RadioError::NoAdapter("no manager".into()));
@@ -98,7 +107,10 @@ impl Radio for BtleRadio {
         }
         let events = adapter.events().await.map_err(stack)?;
         // No service filter: bands and scales only advertise, and are heard only so.
-        adapter.start_scan(ScanFilter::default()).await.map_err(stack)?;
+        adapter
+            .start_scan(ScanFilter::default())
+            .await
+            .map_err(stack)?;
         let sightings = events
             .filter_map({
                 let adapter = adapter.clone();
@@ -148,10 +160,13 @@ async fn sighting(adapter: Adapter, event: CentralEvent) -> Option<ScanEvent> {
         | CentralEvent::DeviceUpdated(id)
         | CentralEvent::ServicesAdvertisement { id, .. }
         | CentralEvent::RssiUpdate { id, .. } => (id, HashMap::new(), HashMap::new()),
-        CentralEvent::ServiceDataAdvertisement { id, service_data } => (id, service_data, HashMap::new()),
-        CentralEvent::ManufacturerDataAdvertisement { id, manufacturer_data } => {
-            (id, HashMap::new(), manufacturer_data)
+        CentralEvent::ServiceDataAdvertisement { id, service_data } => {
+            (id, service_data, HashMap::new())
         }
+        CentralEvent::ManufacturerDataAdvertisement {
+            id,
+            manufacturer_data,
+        } => (id, HashMap::new(), manufacturer_data),
         _ => return None,
     };
     let props = properties(&adapter, &id).await?;
@@ -165,7 +180,11 @@ async fn sighting(adapter: Adapter, event: CentralEvent) -> Option<ScanEvent> {
         manufacturer_data: manufacturer_data.into_iter().collect(),
         rssi: props.rssi,
     };
-    let services = props.services.iter().filter_map(|u| u.to_ble_u16()).collect();
+    let services = props
+        .services
+        .iter()
+        .filter_map(|u| u.to_ble_u16())
+        .collect();
     Some(ScanEvent::Advert(Sighting {
         device,
         advert,

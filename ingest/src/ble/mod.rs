@@ -11,8 +11,8 @@
 pub mod advert;
 mod battery;
 mod blood_pressure;
-pub mod btle;
 mod body_composition;
+pub mod btle;
 mod csc;
 mod datetime;
 mod decoded;

@@ -18,7 +18,7 @@ use crate::model::DeviceId;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RadioError {
     /// No Bluetooth stack or adapter to talk to (no system bus, no BlueZ, no dongle).
-    #[error("no Bluetooth adapter: {0}")]
+    #[error("Bluetooth unavailable: {0}")]
     NoAdapter(String),
     /// The device is not known to the adapter (not heard recently).
     #[error("device not found: {0}")]

@@ -18,7 +18,11 @@ pub fn event_line(offset_ms: u64, device: &DeviceId, payload: &ReplayPayload) ->
     let mut line = format!("{offset_ms} {device}");
     match payload {
         ReplayPayload::Characteristic { uuid, bytes, .. } => {
-            let value = if bytes.is_empty() { "-".to_owned() } else { hex(bytes) };
+            let value = if bytes.is_empty() {
+                "-".to_owned()
+            } else {
+                hex(bytes)
+            };
             let _ = write!(line, " {uuid} {value}");
         }
         ReplayPayload::Advert(adv) => {

@@ -23,7 +23,11 @@ impl Backoff {
         let base = self.base(failures);
         let random = std::collections::hash_map::RandomState::new().hash_one(failures);
         let quarter = base.as_millis() as u64 / 4;
-        let jitter = if quarter == 0 { 0 } else { random % (quarter + 1) };
+        let jitter = if quarter == 0 {
+            0
+        } else {
+            random % (quarter + 1)
+        };
         base - Duration::from_millis(jitter)
     }
 

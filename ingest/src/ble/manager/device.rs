@@ -19,9 +19,9 @@ use tracing::{debug, info, warn};
 
 use super::{ManagerSettings, Tap, TapEvent};
 use crate::ble::frames::FrameDecoder;
+use crate::ble::parse_uuid16;
 use crate::ble::radio::{CharacteristicInfo, Link, Notification, Radio, RadioError};
 use crate::ble::replay::ReplayPayload;
-use crate::ble::parse_uuid16;
 use crate::model::{DeviceId, Metric, Reading};
 use crate::mqtt::now_ms;
 
@@ -50,16 +50,17 @@ impl<R: Radio> DeviceTask<R> {
     pub async fn run(self, stop: CancellationToken) {
         let profile = self.settings.devices.get(&self.device);
         let profiles = profile
-            .map(|d| [(self.device.clone(), d.profile.clone())].into_iter().collect())
+            .map(|d| {
+                [(self.device.clone(), d.profile.clone())]
+                    .into_iter()
+                    .collect()
+            })
             .unwrap_or_default();
         let mut decoder = FrameDecoder::new(profiles);
         let mut failures = 0u32;
         loop {
             let started = Instant::now();
-            let outcome = tokio::select! {
-                _ = stop.cancelled() => return,
-                r = self.connect_and_serve(&mut decoder, &stop) => r,
-            };
+            let outcome = self.connect_and_serve(&mut decoder, &stop).await;
             if stop.is_cancelled() {
                 return;
             }
@@ -69,8 +70,12 @@ impl<R: Radio> DeviceTask<R> {
             failures += 1;
             let delay = self.settings.backoff.delay(failures);
             match outcome {
-                Ok(()) => info!(device.id = %self.device, retry_ms = delay.as_millis() as u64, "device disconnected; reconnecting"),
-                Err(e) => warn!(device.id = %self.device, error = %e, attempt = failures, retry_ms = delay.as_millis() as u64, "device connection failed; retrying"),
+                Ok(()) => {
+                    info!(device.id = %self.device, retry_ms = delay.as_millis() as u64, "device disconnected; reconnecting")
+                }
+                Err(e) => {
+                    warn!(device.id = %self.device, error = %e, attempt = failures, retry_ms = delay.as_millis() as u64, "device connection failed; retrying")
+                }
             }
             tokio::select! {
                 _ = stop.cancelled() => return,
@@ -84,9 +89,14 @@ impl<R: Radio> DeviceTask<R> {
         decoder: &mut FrameDecoder,
         stop: &CancellationToken,
     ) -> Result<(), RadioError> {
-        let mut link = self.bounded(self.radio.connect(&self.adapter, &self.device)).await?;
+        let connect = self.bounded(self.radio.connect(&self.adapter, &self.device));
+        let mut link = tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            link = connect => link?,
+        };
         let served = self.serve(&mut link, decoder, stop).await;
-        link.disconnect().await;
+        // Stopping or not, the link is let go: BlueZ would keep it up otherwise.
+        let _ = timeout(self.settings.operation_timeout, link.disconnect()).await;
         served
     }
 
@@ -151,7 +161,9 @@ impl<R: Radio> DeviceTask<R> {
                     let _ = self.readings.send(reading).await;
                 }
             }
-            Err(e) => debug!(device.id = %self.device, characteristic = %n.uuid, error = %e, "value not decoded"),
+            Err(e) => {
+                debug!(device.id = %self.device, characteristic = %n.uuid, error = %e, "value not decoded")
+            }
         }
     }
 

@@ -11,7 +11,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::ble::advert::Advert;
-use crate::ble::radio::{CharacteristicInfo, Link, Notification, Radio, RadioError, ScanEvent, Sighting};
+use crate::ble::radio::{
+    CharacteristicInfo, Link, Notification, Radio, RadioError, ScanEvent, Sighting,
+};
 use crate::model::{DeviceId, Reading};
 use crate::mqtt::{Batch, Sink};
 
@@ -49,7 +51,13 @@ pub fn dev(s: &str) -> DeviceId {
     DeviceId::parse(s).expect("test device id")
 }
 
-pub fn characteristic(uuid: &str, notify: bool, indicate: bool, read: bool, write: bool) -> CharacteristicInfo {
+pub fn characteristic(
+    uuid: &str,
+    notify: bool,
+    indicate: bool,
+    read: bool,
+    write: bool,
+) -> CharacteristicInfo {
     CharacteristicInfo {
         uuid: uuid.to_owned(),
         notify,
@@ -102,7 +110,12 @@ impl FakeRadio {
         );
     }
 
-    pub fn add_device(&self, id: &DeviceId, on_connect: OnConnect, characteristics: Vec<CharacteristicInfo>) {
+    pub fn add_device(
+        &self,
+        id: &DeviceId,
+        on_connect: OnConnect,
+        characteristics: Vec<CharacteristicInfo>,
+    ) {
         self.state().devices.insert(
             id.clone(),
             FakeDevice {
@@ -152,7 +165,10 @@ impl FakeRadio {
     }
 
     pub fn connected(&self, id: &DeviceId) -> bool {
-        self.state().devices.get(id).is_some_and(|d| d.notify.is_some())
+        self.state()
+            .devices
+            .get(id)
+            .is_some_and(|d| d.notify.is_some())
     }
 
     /// The device walks away: its link drops.
@@ -174,7 +190,9 @@ impl Radio for FakeRadio {
         let mut s = self.state();
         s.adapter_calls += 1;
         if s.stack_down {
-            return Err(RadioError::NoAdapter("the name org.bluez was not provided".into()));
+            return Err(RadioError::NoAdapter(
+                "the name org.bluez was not provided".into(),
+            ));
         }
         Ok(s.adapters.clone())
     }
@@ -244,7 +262,11 @@ impl Link for FakeLink {
     async fn read(&mut self, uuid: &str) -> Result<Vec<u8>, RadioError> {
         self.with_device(|d| {
             d.reads += 1;
-            if uuid == "2a19" { Ok(d.battery.clone()) } else { Err(RadioError::NoCharacteristic(uuid.into())) }
+            if uuid == "2a19" {
+                Ok(d.battery.clone())
+            } else {
+                Err(RadioError::NoCharacteristic(uuid.into()))
+            }
         })
     }
 
@@ -285,7 +307,10 @@ impl MemorySink {
 
 impl Sink for MemorySink {
     async fn commit(&self, batch: &Batch) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        self.0.lock().expect("sink lock").extend(batch.readings.iter().cloned());
+        self.0
+            .lock()
+            .expect("sink lock")
+            .extend(batch.readings.iter().cloned());
         Ok(())
     }
 }

@@ -22,9 +22,9 @@
 mod backoff;
 mod batch;
 mod device;
-mod scan;
 #[cfg(test)]
 mod fake;
+mod scan;
 #[cfg(test)]
 mod tests;
 
@@ -161,7 +161,9 @@ async fn adapter_loop<R: Radio, C: Claims>(ctx: &scan::Context<R, C>, cancel: &C
                 announced = false;
                 match scan::Session::new(ctx, adapter).run(cancel).await {
                     Ok(()) if cancel.is_cancelled() => return,
-                    Ok(()) => warn!(ble.adapter = %adapter, "Bluetooth adapter lost; looking for it again"),
+                    Ok(()) => {
+                        warn!(ble.adapter = %adapter, "Bluetooth adapter lost; looking for it again")
+                    }
                     Err(e) => warn!(ble.adapter = %adapter, error = %e, "cannot scan; retrying"),
                 }
             }
@@ -173,7 +175,12 @@ async fn adapter_loop<R: Radio, C: Claims>(ctx: &scan::Context<R, C>, cancel: &C
                 if announced {
                     debug!(reason, "still no Bluetooth adapter");
                 } else {
-                    info!(reason, retry_seconds = retry.as_secs(), "no Bluetooth adapter; retrying every {} s", retry.as_secs());
+                    info!(
+                        reason,
+                        retry_seconds = retry.as_secs(),
+                        "no Bluetooth adapter; retrying every {} s",
+                        retry.as_secs()
+                    );
                     announced = true;
                 }
             }
