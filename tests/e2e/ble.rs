@@ -43,6 +43,7 @@ async fn a_claimed_strap_streams_into_the_store_and_survives_leaving() {
     app.user_with_device("ann@example.org", MINE);
     let mut app = app
         .with_env("DBUS_SYSTEM_BUS_ADDRESS", &bluez.address)
+        .with_env("RUST_LOG", "info,cohealth_ingest::ble=debug")
         .spawn_serve();
 
     eventually(Duration::from_secs(30), "connected and subscribed", || {
@@ -59,7 +60,10 @@ async fn a_claimed_strap_streams_into_the_store_and_survives_leaving() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    if tokio::time::timeout(Duration::from_secs(10), stored).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), stored)
+        .await
+        .is_err()
+    {
         panic!("no heart rates stored: {}", app.log());
     }
 

@@ -183,7 +183,7 @@ impl App {
         let config = dir.path().join("cohealth.toml");
         let client_id = format!("cohealth-test-{}-{}", std::process::id(), addr.port());
         let toml = format!(
-            "data_dir = \"{}\"\nlisten = \"{addr}\"\nlog = \"info,cohealth_ingest=debug\"\n{extra}\n[mqtt]\nurl = \"{broker_url}\"\nclient_id = \"{client_id}\"\n{mqtt_extra}",
+            "data_dir = \"{}\"\nlisten = \"{addr}\"\nlog = \"info\"\n{extra}\n[mqtt]\nurl = \"{broker_url}\"\nclient_id = \"{client_id}\"\n{mqtt_extra}",
             data_dir.display()
         );
         std::fs::write(&config, toml).expect("write config");
