@@ -5,6 +5,8 @@
 //! acks at once (the ceiling), once by `cohealth serve`, which acks only after the
 //! SQLite commit is fsync'd. Reported: the ratio of the two rates, bytes per sample
 //! on disk, start-up time to the first HTTP answer, and RSS idle and under load.
+//! The messages are a 1 Hz heart-rate stream (one reading per second of device
+//! time) replayed as fast as the broker delivers it.
 //! Run with `cargo bench --bench ingest` (`COHEALTH_BENCH_N` sets N).
 
 #![expect(clippy::unwrap_used, reason = "a bench fails loudly")]
@@ -100,7 +102,7 @@ async fn bare_subscriber_rate(broker: &Broker, n: usize) -> f64 {
     publish_all(
         broker.port,
         "bench-pub-bare",
-        heart_rate_burst(TOPIC, 1_780_000_000_000, n),
+        heart_rate_burst(TOPIC, 1_780_000_000_000, n, 1000),
     )
     .await;
 
@@ -117,24 +119,22 @@ async fn bare_subscriber_rate(broker: &Broker, n: usize) -> f64 {
 
 struct DaemonRun {
     rate: f64,
+    mean_batch: f64,
     bytes_per_sample: f64,
     rss_idle_kib: u64,
     rss_peak_kib: u64,
 }
 
-async fn count(app: &App) -> i64 {
-    let store = app.store().await;
+async fn count(store: &cohealth_store::Store) -> i64 {
     let user = store
         .user_by_login("ann@example.org")
         .await
         .unwrap()
         .unwrap();
-    let n = store
+    store
         .count_samples(user.person_id, Metric::HeartRate)
         .await
-        .unwrap();
-    store.close().await;
-    n
+        .unwrap()
 }
 
 fn db_bytes(app: &App) -> u64 {
@@ -168,23 +168,35 @@ async fn daemon_rate(broker: &Broker, n: usize) -> DaemonRun {
     publish_all(
         broker.port,
         "bench-pub-daemon",
-        heart_rate_burst(TOPIC, 1_780_000_000_000, n),
+        heart_rate_burst(TOPIC, 1_780_000_000_000, n, 1000),
     )
     .await;
 
+    let store = app.store().await;
     let started = Instant::now();
     app.restart();
     let mut peak = 0;
-    while count(&app).await < n as i64 {
+    while count(&store).await < n as i64 {
         peak = peak.max(rss_kib(app.pid().unwrap(), "VmHWM:"));
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    store.close().await;
     let rate = n as f64 / started.elapsed().as_secs_f64();
+    let (_, metrics) = http_get(app.addr, "/metrics").await;
+    let counter = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let mean_batch =
+        counter("cohealth_readings_in_total ") / counter("cohealth_batches_total ").max(1.0);
     peak = peak.max(rss_kib(app.pid().unwrap(), "VmHWM:"));
     assert!(app.terminate());
     let bytes_per_sample = db_bytes(&app).saturating_sub(empty) as f64 / n as f64;
     DaemonRun {
         rate,
+        mean_batch,
         bytes_per_sample,
         rss_idle_kib,
         rss_peak_kib: peak,

@@ -46,6 +46,9 @@ pub struct DeadLetter {
     pub received_ms: i64,
 }
 
+/// Largest MQTT message we accept, bytes.
+pub const MAX_MESSAGE_BYTES: usize = 64 << 20;
+
 /// The most payload bytes a dead letter keeps.
 pub const DEAD_LETTER_PAYLOAD_MAX: usize = 4096;
 
@@ -172,7 +175,10 @@ fn mqtt_options(s: &MqttSettings) -> Result<MqttOptions, MqttError> {
     o.set_clean_session(false);
     o.set_manual_acks(true);
     o.set_keep_alive(s.keep_alive);
-    o.set_max_packet_size(1 << 20, 1 << 20);
+    // Health Auto Export sends whole days of minute data in one message. A message
+    // larger than this would be refused and redelivered forever, so it is generous;
+    // README tells households to cap it at the broker (`message_size_limit`).
+    o.set_max_packet_size(MAX_MESSAGE_BYTES, 1 << 20);
     if let (Some(u), Some(p)) = (&s.username, &s.password) {
         o.set_credentials(u.clone(), p.clone());
     }
@@ -236,6 +242,14 @@ async fn poll(
                         warn!(mqtt.filter = %f, error = %e, "subscribe request failed");
                     }
                 }
+            }
+            Ok(Event::Incoming(Packet::Publish(publish))) if publish.retain => {
+                // A retained message replayed because we subscribed, not a new
+                // reading: gateways time readings by receipt, so storing it would
+                // invent a sample at every reconnect.
+                IngestStats::add(&stats.retained_ignored, 1);
+                debug!(mqtt.topic = %publish.topic, "ignoring a retained message");
+                let _ = client.ack(&publish).await;
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 let delivered = Delivered {

@@ -35,6 +35,8 @@ pub struct IngestStats {
     pub pending_expired: AtomicU64,
     /// MQTT connections established.
     pub mqtt_connects: AtomicU64,
+    /// Retained messages replayed by the broker on subscribe, ignored.
+    pub retained_ignored: AtomicU64,
 }
 
 impl IngestStats {
@@ -52,92 +54,90 @@ impl IngestStats {
 
     /// Renders all counters in Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let rows: [(&str, &str, &str, f64); 13] = [
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed) as f64;
+        let counters = [
             (
-                "cohealth_readings_in_total",
-                "counter",
+                "readings_in_total",
                 "Messages or frames received.",
-                get(&self.readings_in) as f64,
+                &self.readings_in,
             ),
             (
-                "cohealth_samples_written_total",
-                "counter",
+                "samples_written_total",
                 "Samples newly written.",
-                get(&self.samples_written) as f64,
+                &self.samples_written,
             ),
             (
-                "cohealth_duplicates_total",
-                "counter",
+                "duplicates_total",
                 "Samples already stored with the same key and value.",
-                get(&self.duplicates) as f64,
+                &self.duplicates,
             ),
             (
-                "cohealth_rejected_values_total",
-                "counter",
+                "rejected_values_total",
                 "Values refused by range checks.",
-                get(&self.rejected_values) as f64,
+                &self.rejected_values,
             ),
             (
-                "cohealth_dead_letters_total",
-                "counter",
+                "dead_letters_total",
                 "Messages that could not be decoded.",
-                get(&self.dead_letters) as f64,
+                &self.dead_letters,
             ),
+            ("batches_total", "Batches committed.", &self.batches),
             (
-                "cohealth_batches_total",
-                "counter",
-                "Batches committed.",
-                get(&self.batches) as f64,
-            ),
-            (
-                "cohealth_batch_commit_seconds_sum",
-                "counter",
-                "Total time spent committing batches.",
-                get(&self.commit_us_total) as f64 / 1e6,
-            ),
-            (
-                "cohealth_batch_commit_seconds_max",
-                "gauge",
-                "Longest batch commit.",
-                get(&self.commit_us_max) as f64 / 1e6,
-            ),
-            (
-                "cohealth_ingest_lag_seconds",
-                "gauge",
-                "Age of the newest committed reading at commit.",
-                get(&self.lag_ms) as f64 / 1e3,
-            ),
-            (
-                "cohealth_mqtt_ack_delay_seconds",
-                "gauge",
-                "Receipt-to-ack time of the last batch's oldest message.",
-                get(&self.ack_delay_ms) as f64 / 1e3,
-            ),
-            (
-                "cohealth_pending_evicted_total",
-                "counter",
+                "pending_evicted_total",
                 "Pending samples evicted (area full).",
-                get(&self.pending_evicted) as f64,
+                &self.pending_evicted,
             ),
             (
-                "cohealth_pending_expired_total",
-                "counter",
+                "pending_expired_total",
                 "Pending samples expired unclaimed.",
-                get(&self.pending_expired) as f64,
+                &self.pending_expired,
             ),
             (
-                "cohealth_mqtt_connects_total",
-                "counter",
+                "mqtt_retained_ignored_total",
+                "Retained messages replayed on subscribe and ignored.",
+                &self.retained_ignored,
+            ),
+            (
+                "mqtt_connects_total",
                 "MQTT connections established.",
-                get(&self.mqtt_connects) as f64,
+                &self.mqtt_connects,
             ),
         ];
+        let timings = [
+            (
+                "batch_commit_seconds_sum",
+                "counter",
+                "Total time spent committing batches.",
+                get(&self.commit_us_total) / 1e6,
+            ),
+            (
+                "batch_commit_seconds_max",
+                "gauge",
+                "Longest batch commit.",
+                get(&self.commit_us_max) / 1e6,
+            ),
+            (
+                "ingest_lag_seconds",
+                "gauge",
+                "Age of the newest committed reading at commit.",
+                get(&self.lag_ms) / 1e3,
+            ),
+            (
+                "mqtt_ack_delay_seconds",
+                "gauge",
+                "Receipt-to-ack time of the last batch's oldest message.",
+                get(&self.ack_delay_ms) / 1e3,
+            ),
+        ];
+        let rows = counters
+            .into_iter()
+            .map(|(name, help, c)| (name, "counter", help, get(c)))
+            .chain(timings);
         let mut out = String::with_capacity(2048);
         for (name, kind, help, value) in rows {
             let _ = writeln!(
                 out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+                "# HELP cohealth_{name} {help}\n# TYPE cohealth_{name} {kind}\ncohealth_{name} {value}"
             );
         }
         out

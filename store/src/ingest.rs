@@ -77,12 +77,19 @@ impl Store {
         let mut pending: Vec<(String, Row, i64)> = Vec::new();
         let mut counter_cache: HashMap<(i64, i64), Option<CounterState>> = HashMap::new();
 
+        // One device row write and one claim lookup per device, not per reading: a
+        // batch is usually many readings from a few devices.
+        let mut owners: HashMap<&str, Option<i64>> = HashMap::new();
+        for (device, seen) in devices_seen(&batch.readings) {
+            upsert_device(&mut tx, device, &seen).await?;
+            owners.insert(device, device_owner(&mut tx, device).await?);
+        }
+
         for reading in &batch.readings {
             let (prepared, rejected) = pipeline::prepare(reading);
             report.rejected += rejected.len() as u64;
-            upsert_device(&mut tx, reading).await?;
             let source_id = self.source_id(&mut tx, reading, &mut new_sources).await?;
-            let owner = device_owner(&mut tx, reading.device.as_str()).await?;
+            let owner = owners.get(reading.device.as_str()).copied().flatten();
             for s in prepared {
                 let Some(row) = to_row(&mut tx, &mut counter_cache, source_id, &s).await? else {
                     continue;
@@ -175,13 +182,33 @@ impl Store {
     }
 }
 
-async fn upsert_device(tx: &mut Tx, r: &Reading) -> Result<()> {
-    let battery = r
-        .measurements
-        .iter()
-        .rev()
-        .find(|m| m.metric == Metric::Battery && pipeline::check_range(m.metric, m.value).is_ok())
-        .map(|m| m.value);
+/// What a batch says about one device: the latest of each detail.
+#[derive(Default)]
+struct DeviceSeen<'a> {
+    name: Option<&'a str>,
+    model: Option<&'a str>,
+    last_seen_ms: i64,
+    battery: Option<f64>,
+    rssi: Option<i64>,
+}
+
+fn devices_seen(readings: &[Reading]) -> BTreeMap<&str, DeviceSeen<'_>> {
+    let mut out: BTreeMap<&str, DeviceSeen<'_>> = BTreeMap::new();
+    for r in readings {
+        let seen = out.entry(r.device.as_str()).or_default();
+        seen.name = r.name.as_deref().or(seen.name);
+        seen.model = r.model.as_deref().or(seen.model);
+        seen.last_seen_ms = seen.last_seen_ms.max(r.received_ms);
+        seen.rssi = r.rssi.map(i64::from).or(seen.rssi);
+        let battery = r.measurements.iter().rev().find(|m| {
+            m.metric == Metric::Battery && pipeline::check_range(m.metric, m.value).is_ok()
+        });
+        seen.battery = battery.map(|m| m.value).or(seen.battery);
+    }
+    out
+}
+
+async fn upsert_device(tx: &mut Tx, device: &str, seen: &DeviceSeen<'_>) -> Result<()> {
     on_tx!(tx, t => sqlx::query(
         "INSERT INTO device (id, name, model, first_seen_ms, last_seen_ms, battery, rssi)
          VALUES ($1, $2, $3, $4, $4, $5, $6)
@@ -193,12 +220,12 @@ async fn upsert_device(tx: &mut Tx, r: &Reading) -> Result<()> {
            battery = COALESCE(excluded.battery, device.battery),
            rssi = COALESCE(excluded.rssi, device.rssi)",
     )
-    .bind(r.device.as_str())
-    .bind(r.name.as_deref())
-    .bind(r.model.as_deref())
-    .bind(r.received_ms)
-    .bind(battery)
-    .bind(r.rssi.map(i64::from))
+    .bind(device)
+    .bind(seen.name)
+    .bind(seen.model)
+    .bind(seen.last_seen_ms)
+    .bind(seen.battery)
+    .bind(seen.rssi)
     .execute(&mut **t).await?.rows_affected());
     Ok(())
 }

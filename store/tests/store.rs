@@ -25,6 +25,18 @@ fn at(metric: Metric, value: f64, ts: i64) -> Measurement {
     Measurement::gauge_at(metric, value, Instant::from_ms(ts))
 }
 
+/// A series, failing the test on a store error.
+async fn series(
+    store: &Store,
+    p: i64,
+    m: Metric,
+    b: Bucket,
+    from: i64,
+    to: i64,
+) -> Vec<cohealth_store::SeriesPoint> {
+    store.series(p, m, b, from, to).await.unwrap()
+}
+
 fn batch(readings: Vec<Reading>) -> Batch {
     Batch {
         readings,
@@ -84,17 +96,15 @@ async fn replays_never_double(backend: Backend) {
         rows.iter().map(|r| r.value).collect::<Vec<_>>(),
         [70.0, 62.0]
     );
-    let minute = t
-        .store
-        .series(
-            p,
-            Metric::HeartRate,
-            Bucket::Minute,
-            T0 - 60_000,
-            T0 + 60_000,
-        )
-        .await
-        .unwrap();
+    let minute = series(
+        &t.store,
+        p,
+        Metric::HeartRate,
+        Bucket::Minute,
+        T0 - 60_000,
+        T0 + 60_000,
+    )
+    .await;
     assert_eq!(minute.iter().map(|m| m.count).sum::<i64>(), 2);
     assert_eq!(minute.iter().map(|m| m.sum).sum::<f64>(), 132.0);
 }
@@ -132,17 +142,15 @@ async fn counters_become_increments(backend: Backend) {
         steps.iter().map(|s| s.value).collect::<Vec<_>>(),
         [100.0, 150.0, 30.0, 50.0]
     );
-    let day = t
-        .store
-        .series(
-            p,
-            Metric::Steps,
-            Bucket::Day,
-            T0 - 86_400_000,
-            T0 + 86_400_000,
-        )
-        .await
-        .unwrap();
+    let day = series(
+        &t.store,
+        p,
+        Metric::Steps,
+        Bucket::Day,
+        T0 - 86_400_000,
+        T0 + 86_400_000,
+    )
+    .await;
     assert_eq!(day.iter().map(|d| d.sum).sum::<f64>(), 330.0);
 }
 both_backends!(counters, counters_become_increments);
@@ -165,34 +173,30 @@ async fn out_of_order_readings_land_in_their_minute(backend: Backend) {
         )]);
         t.store.commit_batch(&b).await.unwrap();
     }
-    let m = t
-        .store
-        .series(
-            p,
-            Metric::HeartRate,
-            Bucket::Minute,
-            minute0,
-            minute0 + 180_000,
-        )
-        .await
-        .unwrap();
+    let m = series(
+        &t.store,
+        p,
+        Metric::HeartRate,
+        Bucket::Minute,
+        minute0,
+        minute0 + 180_000,
+    )
+    .await;
     assert_eq!(
         m.iter()
             .map(|x| (x.start_ms - minute0, x.count))
             .collect::<Vec<_>>(),
         [(0, 2), (60_000, 1), (120_000, 1)]
     );
-    let h = t
-        .store
-        .series(
-            p,
-            Metric::HeartRate,
-            Bucket::Hour,
-            minute0 - 3_600_000,
-            minute0 + 3_600_000,
-        )
-        .await
-        .unwrap();
+    let h = series(
+        &t.store,
+        p,
+        Metric::HeartRate,
+        Bucket::Hour,
+        minute0 - 3_600_000,
+        minute0 + 3_600_000,
+    )
+    .await;
     assert_eq!(h.iter().map(|x| x.count).sum::<i64>(), 4);
 }
 both_backends!(out_of_order, out_of_order_readings_land_in_their_minute);
@@ -223,17 +227,17 @@ async fn two_sources_one_metric(backend: Backend) {
         .unwrap();
     // Raw samples from both are kept; the minute with both takes the strap only.
     assert_eq!(t.store.count_samples(p, Metric::Steps).await.unwrap(), 3);
-    let m = t
-        .store
-        .series(p, Metric::Steps, Bucket::Minute, minute0, minute0 + 120_000)
-        .await
-        .unwrap();
+    let m = series(
+        &t.store,
+        p,
+        Metric::Steps,
+        Bucket::Minute,
+        minute0,
+        minute0 + 120_000,
+    )
+    .await;
     assert_eq!(m.iter().map(|x| x.sum).collect::<Vec<_>>(), [40.0, 12.0]);
-    let d = t
-        .store
-        .series(p, Metric::Steps, Bucket::Day, 0, i64::MAX)
-        .await
-        .unwrap();
+    let d = series(&t.store, p, Metric::Steps, Bucket::Day, 0, i64::MAX).await;
     assert_eq!(d.iter().map(|x| x.sum).sum::<f64>(), 52.0);
 }
 both_backends!(two_sources, two_sources_one_metric);
@@ -265,11 +269,7 @@ async fn dst_days_have_their_own_totals(backend: Backend) {
     let autumn = NaiveDate::from_ymd_opt(2026, 10, 25).unwrap();
     berlin_days(&t.store, spring).await;
     berlin_days(&t.store, autumn).await;
-    let days = t
-        .store
-        .series(p, Metric::Steps, Bucket::Day, 0, i64::MAX)
-        .await
-        .unwrap();
+    let days = series(&t.store, p, Metric::Steps, Bucket::Day, 0, i64::MAX).await;
     let total = |d: &str| {
         days.iter()
             .find(|x| x.day.as_deref() == Some(d))
@@ -282,11 +282,7 @@ async fn dst_days_have_their_own_totals(backend: Backend) {
 
     // Moving the person to UTC rebuilds every day in the new zone.
     t.store.set_time_zone(p, "UTC").await.unwrap();
-    let days = t
-        .store
-        .series(p, Metric::Steps, Bucket::Day, 0, i64::MAX)
-        .await
-        .unwrap();
+    let days = series(&t.store, p, Metric::Steps, Bucket::Day, 0, i64::MAX).await;
     let total = |d: &str| {
         days.iter()
             .find(|x| x.day.as_deref() == Some(d))

@@ -128,15 +128,10 @@ async fn mqtts_with_our_own_ca() {
             "-m",
             r#"{"metric":"body_temperature","value":36.8}"#,
         ]));
-    let store = app.store().await;
-    let ann = store
-        .user_by_login("ann@example.org")
-        .await
-        .unwrap()
-        .unwrap();
+    let (store, ann_person) = app.store_and_person("ann@example.org").await;
     eventually(Duration::from_secs(10), "the reading over TLS", || async {
         store
-            .count_samples(ann.person_id, cohealth_ingest::Metric::BodyTemperature)
+            .count_samples(ann_person, cohealth_ingest::Metric::BodyTemperature)
             .await
             .unwrap()
             == 1

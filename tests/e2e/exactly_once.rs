@@ -12,14 +12,9 @@ const N: usize = 20_000;
 const T0: i64 = 1_780_000_000_000;
 
 async fn person_samples(app: &App) -> i64 {
-    let store = app.store().await;
-    let user = store
-        .user_by_login("ann@example.org")
-        .await
-        .unwrap()
-        .unwrap();
+    let (store, person) = app.store_and_person("ann@example.org").await;
     let n = store
-        .count_samples(user.person_id, Metric::HeartRate)
+        .count_samples(person, Metric::HeartRate)
         .await
         .unwrap();
     store.close().await;
@@ -44,7 +39,7 @@ async fn kill_9_mid_burst_loses_and_doubles_nothing() {
     let mut app = app.spawn_serve();
     app.wait_subscribed(4);
 
-    let burst = heart_rate_burst("cohealth/ingest/strap-1", T0, N);
+    let burst = heart_rate_burst("cohealth/ingest/strap-1", T0, N, 1000);
     let port = broker.port;
     let publisher = tokio::spawn(async move { publish_all(port, "burst-kill", burst).await });
 
@@ -74,7 +69,7 @@ async fn broker_restart_mid_burst_loses_and_doubles_nothing() {
     let app = app.spawn_serve();
     app.wait_subscribed(4);
 
-    let burst = heart_rate_burst("cohealth/ingest/strap-1", T0, N);
+    let burst = heart_rate_burst("cohealth/ingest/strap-1", T0, N, 1000);
     let port = broker.port;
     let publisher = tokio::spawn(async move { publish_all(port, "burst-restart", burst).await });
 

@@ -107,12 +107,7 @@ async fn corpus_payloads_reach_their_owner_in_our_units() {
     messages.push(neighbour);
     publish_all(broker.port, "corpus-publisher", messages).await;
 
-    let store = app.store().await;
-    let ann = store
-        .user_by_login("ann@example.org")
-        .await
-        .unwrap()
-        .unwrap();
+    let (store, ann_person) = app.store_and_person("ann@example.org").await;
     let expected_total: usize = all.iter().map(|c| c.expect.len()).sum();
     // The neighbour was published last: once it waits, everything before it is in.
     eventually(Duration::from_secs(20), "the neighbour seen", || async {
@@ -126,7 +121,7 @@ async fn corpus_payloads_reach_their_owner_in_our_units() {
     for case in &all {
         for &(metric, value, at) in &case.expect {
             let rows = store
-                .samples(ann.person_id, metric, 0, i64::MAX, 100_000)
+                .samples(ann_person, metric, 0, i64::MAX, 100_000)
                 .await
                 .unwrap();
             let hit = rows.iter().any(|r| {
@@ -153,7 +148,7 @@ async fn corpus_payloads_reach_their_owner_in_our_units() {
         .unwrap();
     assert_eq!((stranger.person_id, stranger.pending), (None, 1));
     let hr = store
-        .samples(ann.person_id, Metric::HeartRate, 0, i64::MAX, 100_000)
+        .samples(ann_person, Metric::HeartRate, 0, i64::MAX, 100_000)
         .await
         .unwrap();
     assert!(hr.iter().all(|r| r.device != "AA:BB:CC:00:00:99"));

@@ -312,6 +312,17 @@ impl App {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The store and the person id of the account `email`.
+    pub async fn store_and_person(&self, email: &str) -> (Store, i64) {
+        let store = self.store().await;
+        let user = store
+            .user_by_login(email)
+            .await
+            .expect("look up the account");
+        let person = user.expect("the account exists").person_id;
+        (store, person)
+    }
+
     /// The store, opened beside the running process (SQLite WAL allows it).
     pub async fn store(&self) -> Store {
         let url = self.data_dir.join("cohealth.db").display().to_string();

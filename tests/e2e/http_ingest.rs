@@ -48,16 +48,11 @@ async fn posts_need_the_devices_token_and_never_double() {
         (Some(0), Some(written))
     );
 
-    let store = app.store().await;
-    let ann = store
-        .user_by_login("ann@example.org")
-        .await
-        .unwrap()
-        .unwrap();
+    let (store, ann_person) = app.store_and_person("ann@example.org").await;
     for e in first_case["expect"].as_array().unwrap() {
         let metric = Metric::from_name(e["metric"].as_str().unwrap()).unwrap();
         let rows = store
-            .samples(ann.person_id, metric, 0, i64::MAX, 1000)
+            .samples(ann_person, metric, 0, i64::MAX, 1000)
             .await
             .unwrap();
         let want = e["value"].as_f64().unwrap();

@@ -39,11 +39,11 @@ pub async fn publish_all(port: u16, client_id: &str, messages: Vec<(String, Stri
     .await;
 }
 
-/// One native heart-rate message per millisecond from `t0_ms`, on `topic`.
-pub fn heart_rate_burst(topic: &str, t0_ms: i64, n: usize) -> Vec<(String, String)> {
+/// One native heart-rate message every `step_ms` from `t0_ms`, on `topic`.
+pub fn heart_rate_burst(topic: &str, t0_ms: i64, n: usize, step_ms: i64) -> Vec<(String, String)> {
     (0..n as i64)
         .map(|i| {
-            let time = chrono::DateTime::from_timestamp_millis(t0_ms + i)
+            let time = chrono::DateTime::from_timestamp_millis(t0_ms + i * step_ms)
                 .expect("time")
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             let payload = format!(

@@ -44,13 +44,8 @@ async fn a_strap_session_replays_into_the_right_samples_once() {
     let first = app.cli(&["ble", "replay", &file], "");
     assert!(first.contains(&format!("{frames} events")), "{first}");
 
-    let store = app.store().await;
-    let ann = store
-        .user_by_login("ann@example.org")
-        .await
-        .unwrap()
-        .unwrap();
-    let all = |m| store.samples(ann.person_id, m, 0, i64::MAX, 1_000_000);
+    let (store, ann_person) = app.store_and_person("ann@example.org").await;
+    let all = |m| store.samples(ann_person, m, 0, i64::MAX, 1_000_000);
     assert_eq!(all(Metric::HeartRate).await.unwrap().len(), frames);
     let rr = all(Metric::RrInterval).await.unwrap();
     assert_eq!(rr.len(), frames);

@@ -60,3 +60,44 @@ async fn serve_says_once_that_mqtt_is_connected_and_counts() {
         "health values stay out of the log"
     );
 }
+
+#[tokio::test]
+async fn retained_messages_replayed_on_subscribe_are_not_new_readings() {
+    let broker = Broker::start();
+    let publish = |retain: bool, bpm: u32| {
+        let mut cmd = std::process::Command::new("mosquitto_pub");
+        cmd.args(["-h", "127.0.0.1", "-p", &broker.port.to_string(), "-q", "1"]);
+        if retain {
+            cmd.arg("-r");
+        }
+        let payload =
+            format!(r#"{{"id":"AA:BB:CC:DD:EE:07","brand":"Polar","model":"H10","bpm":{bpm}}}"#);
+        cmd.args(["-t", "home/gw/BTtoMQTT/AABBCCDDEE07", "-m", &payload]);
+        assert!(cmd.status().unwrap().success());
+    };
+    publish(true, 70);
+    let app = App::configure(&broker.url(), "");
+    app.user_with_device("ann@example.org", "AA:BB:CC:DD:EE:07");
+    let app = app.spawn_serve();
+    app.wait_subscribed(4);
+    publish(false, 71);
+    let (store, person) = app.store_and_person("ann@example.org").await;
+    eventually(Duration::from_secs(10), "the live reading", || async {
+        !store
+            .samples(person, cohealth_ingest::Metric::HeartRate, 0, i64::MAX, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+    let rows = store
+        .samples(person, cohealth_ingest::Metric::HeartRate, 0, i64::MAX, 10)
+        .await
+        .unwrap();
+    assert_eq!(rows.iter().map(|r| r.value).collect::<Vec<_>>(), [71.0]);
+    let (_, metrics) = http_get(app.addr, "/metrics").await;
+    assert!(
+        metrics.contains("cohealth_mqtt_retained_ignored_total 1"),
+        "{metrics}"
+    );
+}

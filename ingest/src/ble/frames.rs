@@ -68,16 +68,20 @@ impl FrameDecoder {
                 }
                 out
             }
-            Decoded::XiaomiScale(frame) => self
-                .weighings
-                .entry(device.clone())
-                .or_default()
-                .push(frame),
+            Decoded::XiaomiScale(frame) => self.weigh(device, frame),
             other => other.measurements(),
         };
         let mut reading = Reading::new(device.clone(), SourceKind::Ble, received_ms);
         reading.measurements = measurements;
         Ok(reading)
+    }
+
+    /// One weight per weighing, however many frames the scale sends.
+    fn weigh(&mut self, device: &DeviceId, frame: &super::XiaomiScaleFrame) -> Vec<Measurement> {
+        self.weighings
+            .entry(device.clone())
+            .or_default()
+            .push(frame)
     }
 
     /// Decodes one advertisement heard from `device` (a device seen, possibly
@@ -94,11 +98,7 @@ impl FrameDecoder {
         if let Some(decoded) = advert::decode_advert(adv)? {
             reading.model = Some(decoded.model.clone());
             reading.measurements = match &decoded.data {
-                AdvertData::XiaomiScale(frame) => self
-                    .weighings
-                    .entry(device.clone())
-                    .or_default()
-                    .push(frame),
+                AdvertData::XiaomiScale(frame) => self.weigh(device, frame),
                 _ => decoded.measurements(),
             };
         }
