@@ -185,7 +185,13 @@ impl Settings {
             figment = figment.merge(Toml::file_exact(path));
         }
         let settings: Settings = figment
-            .merge(Env::prefixed("COHEALTH_").split("__").ignore(&["config"]))
+            .merge(
+                // COHEALTH_TEST_* belong to the test suite (scripts/test exports them).
+                Env::prefixed("COHEALTH_")
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                    .split("__")
+                    .ignore(&["config"]),
+            )
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| anyhow::anyhow!("{}", figment_message(e)))?;
@@ -268,6 +274,7 @@ mod tests {
                 "listen = \"127.0.0.1:9\"\nlog = \"debug\"\n[mqtt]\nurl = \"mqtt://file\"\n",
             )?;
             jail.set_env("COHEALTH_LOG", "warn");
+            jail.set_env("COHEALTH_TEST_SOMETHING", "not a config key");
             jail.set_env("COHEALTH_MQTT__CLIENT_ID", "from-env");
             jail.create_file("pw", "s3cret\n")?;
             jail.set_env("COHEALTH_MQTT__PASSWORD_FILE", "pw");

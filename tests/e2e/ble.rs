@@ -105,6 +105,86 @@ async fn a_claimed_strap_streams_into_the_store_and_survives_leaving() {
 }
 
 #[tokio::test]
+async fn an_unplugged_adapter_is_found_again() {
+    let mut bluez = BlueZ::start();
+    bluez.send(&format!("strap {MINE} H10"));
+    let app = App::configure(&dead_broker(), FAST_BLE);
+    app.user_with_device("ann@example.org", MINE);
+    let mut app = app
+        .with_env("DBUS_SYSTEM_BUS_ADDRESS", &bluez.address)
+        .spawn_serve();
+    eventually(Duration::from_secs(30), "connected and subscribed", || {
+        let ok = bluez.subscribed(MINE);
+        async move { ok }
+    })
+    .await;
+
+    bluez.send("unplug");
+    eventually(Duration::from_secs(20), "the loss noticed", || async {
+        app.log().contains("Bluetooth adapter lost")
+    })
+    .await;
+    bluez.send("plug");
+    bluez.send(&format!("strap {MINE} H10"));
+    eventually(Duration::from_secs(30), "reconnected", || {
+        let ok = bluez.subscribed(MINE);
+        async move { ok }
+    })
+    .await;
+    bluez.send(&format!("notify {MINE} 0050"));
+    eventually(
+        Duration::from_secs(10),
+        "a heart rate after the re-plug",
+        || async { heart_rates(&app).await == 1 },
+    )
+    .await;
+    assert_eq!(app.log().matches("Bluetooth adapter found").count(), 2);
+    assert!(app.terminate(), "clean exit on SIGTERM: {}", app.log());
+}
+
+#[tokio::test]
+async fn a_recorded_session_replays_into_the_store() {
+    let mut bluez = BlueZ::start();
+    bluez.send(&format!("strap {MINE} Polar%20H10"));
+    bluez.send(&format!("strap {NEIGHBOUR} H9"));
+    let app = App::configure(&dead_broker(), FAST_BLE);
+    app.user_with_device("ann@example.org", MINE);
+    let file = app.data_dir.with_file_name("strap.replay");
+    let file_arg = file.display().to_string();
+    let mut record = app
+        .command(&["ble", "record", &file_arg, "--seconds", "6"])
+        .env("DBUS_SYSTEM_BUS_ADDRESS", &bluez.address)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    eventually(Duration::from_secs(5), "recording connected", || {
+        let ok = bluez.subscribed(MINE);
+        async move { ok }
+    })
+    .await;
+    for bpm in [0x48, 0x49] {
+        bluez.send(&format!("notify {MINE} 00{bpm:02x}"));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let out = tokio::task::spawn_blocking(move || record.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(heart_rates(&app).await, 0, "recording stores nothing");
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains(&format!("{MINE} 2a37 0048")), "{text}");
+    assert!(text.contains(&format!("{NEIGHBOUR} adv name:H9")), "{text}");
+    let replayed = app.cli(&["ble", "replay", &file_arg], "");
+    assert!(replayed.contains("0 undecodable"), "{replayed}");
+    assert_eq!(heart_rates(&app).await, 2);
+}
+
+#[tokio::test]
 async fn serve_without_bluetooth_says_so_once_and_runs_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let nowhere = format!("unix:path={}/no_bus_socket", dir.path().display());

@@ -13,6 +13,8 @@ Commands:
   notify <MAC> <hex>            a Heart Rate Measurement notification
   state <MAC>                   `ok connected=<0|1> notifying=<0|1>`
   vanish <MAC>                  the device drops its link and leaves
+  unplug                        the adapter hci0 and all its devices go away
+  plug                          hci0 is back (with no devices)
   quit
 """
 
@@ -171,6 +173,13 @@ class StandIn:
         adapter = dbus.Interface(self.bus.get_object("org.bluez", "/org/bluez/hci0"), "org.bluez.Adapter1")
         adapter.RemoveDevice(dbus.ObjectPath(path))
         return name
+
+    def unplug(self):
+        self.bluez.RemoveAdapterWithDevices("hci0")
+        self.devices.clear()
+
+    def plug(self):
+        self.bluez.AddAdapter("hci0", "cohealth-test")
 
     def close(self):
         for child in (self.mock, self.bus_daemon):

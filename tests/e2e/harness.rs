@@ -244,6 +244,13 @@ impl App {
         }
     }
 
+    /// A subcommand with this app's config, to spawn as the test likes.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = cohealth();
+        command.args(args).arg("--config").arg(&self.config);
+        command
+    }
+
     /// Runs an admin subcommand with this app's config; returns stdout.
     pub fn cli(&self, args: &[&str], stdin: &str) -> String {
         let mut child = cohealth()

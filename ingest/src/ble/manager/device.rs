@@ -69,17 +69,28 @@ impl<R: Radio> DeviceTask<R> {
             }
             failures += 1;
             let delay = self.settings.backoff.delay(failures);
-            match outcome {
-                Ok(()) => {
-                    info!(device.id = %self.device, retry_ms = delay.as_millis() as u64, "device disconnected; reconnecting")
-                }
-                Err(e) => {
-                    warn!(device.id = %self.device, error = %e, attempt = failures, retry_ms = delay.as_millis() as u64, "device connection failed; retrying")
-                }
-            }
+            self.report(outcome, failures, delay);
             tokio::select! {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    }
+
+    /// A drop is lifecycle (info); the first failed attempt in a row is a warning,
+    /// the rest are debug, so a strap left at the office does not fill the log.
+    fn report(&self, outcome: Result<(), RadioError>, failures: u32, delay: Duration) {
+        let retry_ms = delay.as_millis() as u64;
+        let id = &self.device;
+        match outcome {
+            Ok(()) | Err(RadioError::Disconnected) => {
+                info!(device.id = %id, retry_ms, "device disconnected; reconnecting")
+            }
+            Err(e) if failures <= 1 => {
+                warn!(device.id = %id, error = %e, retry_ms, "device connection failed; retrying with backoff")
+            }
+            Err(e) => {
+                debug!(device.id = %id, error = %e, attempt = failures, retry_ms, "device connection failed again")
             }
         }
     }

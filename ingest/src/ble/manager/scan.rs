@@ -104,7 +104,8 @@ impl<'a, R: Radio, C: Claims> Session<'a, R, C> {
             Err(e) => debug!(device.id = %s.device, error = %e, "advert not decoded"),
         }
         if candidate && self.candidates.insert(s.device.clone()) {
-            debug!(device.id = %s.device, services = ?s.services, "connection candidate heard");
+            let services: Vec<String> = s.services.iter().map(|u| format!("{u:04X}")).collect();
+            debug!(device.id = %s.device, services = %services.join(","), "connection candidate heard");
         }
         if candidate {
             self.maybe_start(&s.device);
