@@ -151,7 +151,7 @@ async fn a_recorded_session_replays_into_the_store() {
     app.user_with_device("ann@example.org", MINE);
     let file = app.data_dir.with_file_name("strap.replay");
     let file_arg = file.display().to_string();
-    let mut record = app
+    let record = app
         .command(&["ble", "record", &file_arg, "--seconds", "6"])
         .env("DBUS_SYSTEM_BUS_ADDRESS", &bluez.address)
         .stderr(std::process::Stdio::piped())
