@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -43,6 +44,9 @@ pub(super) struct DeviceTask<R> {
     pub settings: Arc<ManagerSettings>,
     pub readings: mpsc::Sender<Reading>,
     pub tap: Option<Tap>,
+    /// True while the link is up and subscribed (the session reads it to see
+    /// which slots are held by devices that are away).
+    pub linked: Arc<AtomicBool>,
 }
 
 impl<R: Radio> DeviceTask<R> {
@@ -106,6 +110,7 @@ impl<R: Radio> DeviceTask<R> {
             link = connect => link?,
         };
         let served = self.serve(&mut link, decoder, stop).await;
+        self.linked.store(false, Ordering::Relaxed);
         // Stopping or not, the link is let go: BlueZ would keep it up otherwise.
         let _ = timeout(self.settings.operation_timeout, link.disconnect()).await;
         served
@@ -122,6 +127,7 @@ impl<R: Radio> DeviceTask<R> {
         for c in characteristics.iter().filter(|c| c.notify || c.indicate) {
             self.bounded(link.subscribe(&c.uuid)).await?;
         }
+        self.linked.store(true, Ordering::Relaxed);
         info!(device.id = %self.device, characteristics = characteristics.len(), "device connected and subscribed");
         if has(&characteristics, RACP, |c| c.write) {
             self.bounded(link.write(RACP, &REPORT_ALL_RECORDS)).await?;

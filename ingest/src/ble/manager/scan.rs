@@ -4,15 +4,21 @@
 //! too; their adverts become readings, and every device heard is upserted by
 //! the store, which makes it claimable. Only claimed devices advertising one of
 //! [`CANDIDATE_SERVICES`] (or configured in `[[ble.devices]]`) get a connection,
-//! up to the connection limit. When the session ends every device task is
-//! stopped: a new adapter means new connections.
+//! up to the connection limit. At the limit, a claimed device heard just now
+//! takes the slot of one that is neither linked nor heard for [`AWAY`]: a strap
+//! left at the office must not keep the scale at home from connecting. When the
+//! session ends every device task is stopped: a new adapter means new
+//! connections.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
@@ -23,6 +29,17 @@ use crate::ble::radio::{Radio, RadioError, ScanEvent, Sighting};
 use crate::ble::replay::ReplayPayload;
 use crate::model::{DeviceId, Reading};
 use crate::mqtt::now_ms;
+
+/// A device not heard for this long, and not linked, is away: its slot may go
+/// to a device that is here.
+pub(super) const AWAY: Duration = Duration::from_secs(120);
+
+/// A device task and what the session needs to know about it.
+struct Running {
+    handle: JoinHandle<()>,
+    stop: CancellationToken,
+    linked: Arc<AtomicBool>,
+}
 
 /// An advert without values refreshes "last seen" at most this often, ms.
 const SEEN_EVERY_MS: i64 = 60_000;
@@ -44,7 +61,8 @@ pub(super) struct Session<'a, R, C> {
     claims_failing: bool,
     candidates: HashSet<DeviceId>,
     last_seen: HashMap<DeviceId, i64>,
-    tasks: HashMap<DeviceId, (JoinHandle<()>, CancellationToken)>,
+    last_heard: HashMap<DeviceId, Instant>,
+    tasks: HashMap<DeviceId, Running>,
     stop: CancellationToken,
 }
 
@@ -64,6 +82,7 @@ impl<'a, R: Radio, C: Claims> Session<'a, R, C> {
             claims_failing: false,
             candidates: HashSet::new(),
             last_seen: HashMap::new(),
+            last_heard: HashMap::new(),
             tasks: HashMap::new(),
             stop: CancellationToken::new(),
         }
@@ -90,6 +109,7 @@ impl<'a, R: Radio, C: Claims> Session<'a, R, C> {
     async fn on_sighting(&mut self, s: Sighting) {
         let received = now_ms();
         self.record(&s, received);
+        self.last_heard.insert(s.device.clone(), Instant::now());
         let candidate = s.services.iter().any(|u| CANDIDATE_SERVICES.contains(u))
             || self.ctx.settings.devices.contains_key(&s.device);
         match self.decoder.advert(&s.device, &s.advert, received) {
@@ -139,7 +159,7 @@ impl<'a, R: Radio, C: Claims> Session<'a, R, C> {
 
     async fn reconsider(&mut self) {
         self.refresh_claims().await;
-        self.tasks.retain(|_, (task, _)| !task.is_finished());
+        self.tasks.retain(|_, t| !t.handle.is_finished());
         let unclaimed: Vec<DeviceId> = self
             .tasks
             .keys()
@@ -148,8 +168,8 @@ impl<'a, R: Radio, C: Claims> Session<'a, R, C> {
             .collect();
         for device in unclaimed {
             info!(device.id = %device, "device no longer claimed; disconnecting");
-            if let Some((_, stop)) = self.tasks.remove(&device) {
-                stop.cancel();
+            if let Some(t) = self.tasks.remove(&device) {
+                t.stop.cancel();
             }
         }
         let waiting: Vec<DeviceId> = self.candidates.iter().cloned().collect();
@@ -176,11 +196,12 @@ impl<'a, R: Radio, C: Claims> Session<'a, R, C> {
         if !self.claimed.contains(device) || self.tasks.contains_key(device) {
             return;
         }
-        if self.tasks.len() >= self.ctx.settings.connection_limit {
+        if self.tasks.len() >= self.ctx.settings.connection_limit && !self.free_a_slot_for(device) {
             debug!(device.id = %device, limit = self.ctx.settings.connection_limit, "connection limit reached");
             return;
         }
         let stop = self.stop.child_token();
+        let linked = Arc::new(AtomicBool::new(false));
         let task = DeviceTask {
             radio: self.ctx.radio.clone(),
             adapter: self.adapter.clone(),
@@ -188,15 +209,47 @@ impl<'a, R: Radio, C: Claims> Session<'a, R, C> {
             settings: self.ctx.settings.clone(),
             readings: self.ctx.readings.clone(),
             tap: self.ctx.tap.clone(),
+            linked: linked.clone(),
         };
         let handle = tokio::spawn(task.run(stop.clone()));
-        self.tasks.insert(device.clone(), (handle, stop));
+        let running = Running {
+            handle,
+            stop,
+            linked,
+        };
+        self.tasks.insert(device.clone(), running);
+    }
+
+    /// Stops the task of a device that is away, if `device` is here and one is.
+    fn free_a_slot_for(&mut self, device: &DeviceId) -> bool {
+        if !self.heard_within(device, AWAY) {
+            return false;
+        }
+        let away = self
+            .tasks
+            .iter()
+            .find(|(d, t)| !t.linked.load(Ordering::Relaxed) && !self.heard_within(d, AWAY))
+            .map(|(d, _)| d.clone());
+        let Some(away) = away else {
+            return false;
+        };
+        info!(device.id = %away, for_device = %device, "device away; its connection slot goes to one that is here");
+        if let Some(t) = self.tasks.remove(&away) {
+            t.stop.cancel();
+        }
+        true
+    }
+
+    fn heard_within(&self, device: &DeviceId, span: Duration) -> bool {
+        self.last_heard
+            .get(device)
+            .is_some_and(|t| t.elapsed() < span)
     }
 
     async fn stop_all(&mut self) {
         self.stop.cancel();
-        for (_, (task, _)) in self.tasks.drain() {
-            let _ = task.await;
+        for (_, t) in self.tasks.drain() {
+            let _ = t.handle.await;
         }
     }
 }

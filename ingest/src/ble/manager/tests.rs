@@ -269,6 +269,37 @@ async fn respects_the_connection_limit() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_device_that_is_away_gives_its_slot_to_one_that_is_here() {
+    let (office, home) = (dev("AA:00:00:00:00:0C"), dev("AA:00:00:00:00:0D"));
+    let radio = radio_with_adapter();
+    radio.add_strap(&office, OnConnect::Accept);
+    radio.add_strap(&home, OnConnect::Accept);
+    let s = ManagerSettings {
+        connection_limit: 1,
+        ..settings()
+    };
+    let rig = start(&radio, &[&office, &home], s);
+    sleep(Duration::from_millis(10)).await;
+    radio.advertise(&office, &[0x180D], "office");
+    sleep(Duration::from_secs(1)).await;
+    assert!(radio.connected(&office));
+
+    // Heard, but the slot is held by a linked device: it waits.
+    radio.advertise(&home, &[0x180D], "home");
+    sleep(Duration::from_secs(30)).await;
+    assert_eq!(radio.with(&home, |d| d.connects.len()), 0);
+
+    // The strap leaves (drops, refuses, no more adverts) for over two minutes.
+    radio.set_on_connect(&office, OnConnect::Refuse);
+    radio.drop_link(&office);
+    sleep(Duration::from_secs(130)).await;
+    radio.advertise(&home, &[0x180D], "home");
+    sleep(Duration::from_secs(1)).await;
+    assert!(radio.connected(&home));
+    rig.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn asks_for_stored_records_and_reads_the_battery() {
     let scale = dev("AA:00:00:00:00:0B");
     let radio = radio_with_adapter();
