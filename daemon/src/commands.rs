@@ -37,6 +37,8 @@ pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
     } else {
         text
     };
+    // Device ids and models in [[ble.devices]] are checked, not just parsed.
+    settings.ble.manager_settings()?;
     println!("{hidden}\nconfiguration is valid");
     Ok(())
 }
