@@ -132,7 +132,12 @@ async fn start_portal(
         stats: sink.stats.clone(),
         live: sink.live.clone(),
     };
-    let app = cohealth_portal::router(state).merge(crate::http_ingest::router(sink.clone()));
+    let options = cohealth_portal::PortalOptions {
+        stop: stop.clone(),
+        ..Default::default()
+    };
+    let app = cohealth_portal::router_with(state, options)
+        .merge(crate::http_ingest::router(sink.clone()));
     Ok(tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })

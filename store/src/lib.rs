@@ -10,7 +10,9 @@
 //! (SQLite accepts them too); a macro runs it against whichever pool is open. The
 //! SQL dialects differ only in the migrations, kept per backend.
 
+mod bulk;
 mod counters;
+mod dashboard;
 mod deadletters;
 mod devices;
 mod ingest;
@@ -33,6 +35,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
 pub use devices::{ClaimOutcome, DeviceRow};
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};

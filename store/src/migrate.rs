@@ -5,6 +5,7 @@ use crate::{Pool, Result, Store, StoreError};
 
 const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_portal.sql")),
     (
         3,
         include_str!("../migrations/sqlite/0003_ingest_token.sql"),
@@ -12,6 +13,7 @@ const SQLITE: &[(i64, &str)] = &[
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
+    (2, include_str!("../migrations/postgres/0002_portal.sql")),
     (
         3,
         include_str!("../migrations/postgres/0003_ingest_token.sql"),

@@ -4,6 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 #![allow(missing_docs)]
 
+mod browser;
 mod exactly_once;
 mod gateways;
 

@@ -1,0 +1,107 @@
+//! `POST /api/v1/token`: credentials for a bearer token.
+//!
+//! Accounts have no second factor yet. When the accounts issue adds TOTP, the
+//! `totp` field is already accepted here and [`second_factor`] is where an
+//! enrolled account will require it.
+
+use axum::extract::{FromRequest, State};
+use axum::http::HeaderMap;
+use axum::http::header;
+use axum::{Form, Json};
+use cohealth_store::UserRow;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::jwt::{self, Claims, TOKEN_TTL_SECONDS};
+use crate::auth::random_hex;
+use crate::pages::login::check_password;
+use crate::{Portal, PortalError};
+
+/// What a client sends, as JSON or as a form.
+#[derive(Debug, Deserialize)]
+pub(crate) struct TokenRequest {
+    /// Email or user name.
+    login: String,
+    password: String,
+    /// One-time code, for accounts with 2FA.
+    #[serde(default)]
+    totp: Option<String>,
+}
+
+/// What a client gets.
+#[derive(Debug, Serialize)]
+pub(crate) struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+}
+
+/// `POST /api/v1/token`.
+pub(crate) async fn issue(
+    State(portal): State<Portal>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<TokenResponse>, PortalError> {
+    let request = parse_request(&headers, &body).await?;
+    let user = check_password(&portal, &request.login, &request.password)
+        .await?
+        .ok_or(PortalError::BadCredentials)?;
+    second_factor(&user, request.totp.as_deref())?;
+
+    let now_s = portal.clock.now_ms().div_euclid(1000);
+    let claims = Claims {
+        sub: user.id.to_string(),
+        person: user.person_id,
+        iat: now_s,
+        exp: now_s + TOKEN_TTL_SECONDS,
+    };
+    let key = signing_key(&portal).await?;
+    tracing::info!(user.id = user.id, "API token issued");
+    Ok(Json(TokenResponse {
+        access_token: jwt::sign(&claims, &key),
+        token_type: "Bearer",
+        expires_in: TOKEN_TTL_SECONDS,
+    }))
+}
+
+async fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest, PortalError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let bad =
+        |e: String| PortalError::BadRequest(format!("expected {{\"login\", \"password\"}}: {e}"));
+    if is_form {
+        let request = axum::http::Request::post("/")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(axum::body::Body::from(body.to_vec()))
+            .map_err(|e| bad(e.to_string()))?;
+        Form::<TokenRequest>::from_request(request, &())
+            .await
+            .map(|f| f.0)
+            .map_err(|e| bad(e.body_text()))
+    } else {
+        serde_json::from_slice(body).map_err(|e| bad(e.to_string()))
+    }
+}
+
+/// Requires the one-time code of accounts that enrolled in 2FA; none can yet.
+fn second_factor(_user: &UserRow, _totp: Option<&str>) -> Result<(), PortalError> {
+    Ok(())
+}
+
+/// The HS256 key, loaded from the store once (and created there on first use).
+pub(crate) async fn signing_key(portal: &Portal) -> Result<Vec<u8>, PortalError> {
+    let key = portal
+        .jwt_key
+        .get_or_try_init(|| async {
+            let fresh = random_hex(32)?;
+            let stored = portal
+                .app
+                .store
+                .portal_secret("jwt_hs256", &fresh, portal.clock.now_ms())
+                .await?;
+            hex::decode(stored).map_err(|e| PortalError::Internal(format!("stored JWT key: {e}")))
+        })
+        .await?;
+    Ok(key.clone())
+}

@@ -1,0 +1,188 @@
+//! The dashboard: today's figures in tiles, then one trend chart per panel of the
+//! dashboard definition, all for the signed-in person in their own time zone.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::TimeZone;
+use chrono_tz::Tz;
+use cohealth_store::{Bucket, Store, UserRow, day_start};
+use serde::{Deserialize, Serialize};
+
+use super::cache::Parts;
+use crate::auth::session::Session;
+use crate::chart::{self, Range, Trend};
+use crate::dashboards::{Dashboard, Figure};
+use crate::{Portal, PortalError};
+
+/// `?range=day|week|month|year`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RangeQuery {
+    range: Option<String>,
+}
+
+/// One tile as the template shows it.
+#[derive(Debug, Serialize)]
+struct TileView {
+    metric: &'static str,
+    label: String,
+    value: Option<String>,
+    unit: &'static str,
+    at: Option<String>,
+    show: &'static str,
+    decimals: usize,
+}
+
+/// One chart as the template shows it: the SVG is ours, escaped as it was drawn.
+#[derive(Debug, Serialize)]
+struct ChartView {
+    title: String,
+    metric: &'static str,
+    svg: String,
+}
+
+/// `GET /dashboard`.
+pub(crate) async fn page(
+    State(portal): State<Portal>,
+    session: Session,
+    Query(query): Query<RangeQuery>,
+) -> Result<Response, PortalError> {
+    let range = match query.range.as_deref() {
+        None => Range::Day,
+        Some(name) => Range::parse(name)
+            .ok_or_else(|| PortalError::BadRequest(format!("unknown range `{name}`")))?,
+    };
+    let now = portal.clock.now_ms();
+    let user = &session.user;
+    let tz = super::zone(&user.time_zone);
+    let cache = &portal.dashboard_cache;
+    let (person, range_name, id_hash) = (user.person_id, range.as_str(), &session.id_hash);
+    if let Some(page) = cache.page(person, range_name, tz.name(), now, id_hash) {
+        return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response());
+    }
+    let parts = match portal
+        .dashboard_cache
+        .get(user.person_id, range.as_str(), tz.name(), now)
+    {
+        Some(parts) => parts,
+        None => {
+            let store = &portal.app.store;
+            let tiles = tiles(store, &portal.dashboard, user, tz, now).await?;
+            let charts = charts(store, &portal.dashboard, user.person_id, tz, range, now).await?;
+            let parts = Parts {
+                tiles: minijinja::Value::from(minijinja::value::Serde(&tiles)),
+                charts: minijinja::Value::from(minijinja::value::Serde(&charts)),
+            };
+            portal.dashboard_cache.put(
+                user.person_id,
+                range.as_str(),
+                tz.name(),
+                now,
+                parts.clone(),
+            );
+            parts
+        }
+    };
+    let ranges: Vec<_> = Range::ALL.iter().map(|r| r.as_str()).collect();
+    let context = minijinja::context! {
+        title => "Dashboard",
+        tiles => parts.tiles,
+        charts => parts.charts,
+        range => range.as_str(),
+        ranges => ranges,
+        time_zone => tz.name(),
+        ..super::chrome(&session, "dashboard")
+    };
+    let page = Bytes::from(crate::templates::render("dashboard.html", context)?);
+    cache.put_page(person, range_name, tz.name(), now, id_hash, page.clone());
+    Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
+}
+
+async fn tiles(
+    store: &Store,
+    dashboard: &Dashboard,
+    user: &UserRow,
+    tz: Tz,
+    now: i64,
+) -> Result<Vec<TileView>, PortalError> {
+    let today = tz
+        .timestamp_millis_opt(now)
+        .earliest()
+        .map(|t| t.date_naive())
+        .unwrap_or_default();
+    let midnight = day_start(tz, today);
+    let mut out = Vec::with_capacity(dashboard.tiles.len());
+    for tile in &dashboard.tiles {
+        let (value, at) = match tile.show {
+            Figure::Latest => match store
+                .latest_sample(user.person_id, tile.metric, now)
+                .await?
+            {
+                Some(s) => (Some(s.value), Some(super::local_time(tz, s.ts_ms, now))),
+                None => (None, None),
+            },
+            Figure::Today => {
+                let days = store
+                    .series(
+                        user.person_id,
+                        tile.metric,
+                        Bucket::Day,
+                        midnight,
+                        midnight + 1,
+                    )
+                    .await?;
+                (Some(days.iter().fold(0.0, |total, d| total + d.sum)), None)
+            }
+        };
+        out.push(TileView {
+            metric: tile.metric.as_str(),
+            label: tile.label.clone(),
+            value: value.map(|v| format!("{v:.*}", tile.decimals)),
+            unit: tile.metric.unit(),
+            at,
+            show: if tile.show == Figure::Today {
+                "today"
+            } else {
+                "latest"
+            },
+            decimals: tile.decimals,
+        });
+    }
+    Ok(out)
+}
+
+async fn charts(
+    store: &Store,
+    dashboard: &Dashboard,
+    person: i64,
+    tz: Tz,
+    range: Range,
+    now: i64,
+) -> Result<Vec<ChartView>, PortalError> {
+    let (from_ms, to_ms) = range.window(now, tz);
+    let mut out = Vec::with_capacity(dashboard.charts.len());
+    for c in &dashboard.charts {
+        let bucket = range.bucket(c.metric);
+        let points = store
+            .series(person, c.metric, bucket, from_ms, to_ms)
+            .await?;
+        let trend = Trend {
+            title: &c.title,
+            metric: c.metric,
+            style: c.style,
+            range,
+            tz,
+            from_ms,
+            to_ms,
+            bucket,
+            points: &points,
+        };
+        out.push(ChartView {
+            title: c.title.clone(),
+            metric: c.metric.as_str(),
+            svg: chart::render(&trend),
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,8 @@
+//! The portal's integration tests: every handler through the router, no sockets.
+
+#![expect(clippy::unwrap_used, reason = "tests fail loudly")]
+
+mod api;
+mod common;
+mod pages;
+mod year;
