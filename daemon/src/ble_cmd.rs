@@ -1,4 +1,5 @@
-//! `cohealth ble decode` and `cohealth ble replay`: the decoders from the command
+//! `cohealth ble decode` and `cohealth ble replay` (`ble record` lives with the
+//! live path in `ble_live`): the decoders from the command
 //! line, for bug reports and for feeding recorded sessions into the store.
 
 use std::collections::BTreeSet;
@@ -27,6 +28,9 @@ pub async fn run(settings: &Settings, command: BleCommand) -> anyhow::Result<()>
             model,
         } => decode(&characteristic, &hex, model.as_deref()),
         BleCommand::Replay { file } => replay(settings, &file).await,
+        BleCommand::Record { file, seconds } => {
+            crate::ble_live::record(settings, &file, seconds).await
+        }
     }
 }
 

@@ -80,6 +80,15 @@ pub enum BleCommand {
         /// The replay file.
         file: PathBuf,
     },
+    /// Record live adverts and claimed devices' frames into a replay file (for
+    /// bug reports); nothing is stored.
+    Record {
+        /// The replay file to write.
+        file: PathBuf,
+        /// Stop after this many seconds (default: at Ctrl-C).
+        #[arg(long)]
+        seconds: Option<u64>,
+    },
 }
 
 /// `cohealth user …`.

@@ -22,6 +22,8 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 
 /// `cohealth check-config`.
 pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
+    // Device ids and models in [[ble.devices]] are checked, not just parsed.
+    settings.ble.manager_settings()?;
     println!("{}\nconfiguration is valid", settings.to_toml_hidden()?);
     Ok(())
 }

@@ -7,6 +7,8 @@
 //! - `commands`: the admin subcommands (`user`, `device`, `deadletters`, …).
 
 mod ble_cmd;
+mod ble_live;
+mod ble_settings;
 mod cli;
 mod commands;
 mod derive;
@@ -71,9 +73,15 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
 }
 
 fn init_logging(filter: &str) {
-    let filter = EnvFilter::try_from_default_env()
+    let mut filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(filter))
         .unwrap_or_else(|_| EnvFilter::new("info"));
+    // bluez-async says "Services already resolved." at info on every BLE connect.
+    if !filter.to_string().contains("bluez_async")
+        && let Ok(quiet) = "bluez_async=warn".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

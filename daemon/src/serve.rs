@@ -89,6 +89,17 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
         } else {
             info!("MQTT ingest is disabled in the configuration");
         }
+        if settings.ble.enabled {
+            let ble = crate::ble_live::start(
+                &settings,
+                store.clone(),
+                sink.clone(),
+                ingest_stop.clone(),
+            )?;
+            ingest.push(ble);
+        } else {
+            info!("Bluetooth is disabled in the configuration");
+        }
     }
 
     wait_for_signal().await;

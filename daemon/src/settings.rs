@@ -13,6 +13,8 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::ble_settings::BleSection;
+
 /// The whole configuration.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,6 +31,8 @@ pub struct Settings {
     pub mqtt: MqttSection,
     /// The pending area for unclaimed devices.
     pub pending: PendingSection,
+    /// The Bluetooth LE connection manager.
+    pub ble: BleSection,
     /// Devices to claim at start (the store is the truth afterwards).
     pub claims: Vec<ClaimSection>,
 }
@@ -108,6 +112,7 @@ impl Default for Settings {
             log: "info".into(),
             mqtt: MqttSection::default(),
             pending: PendingSection::default(),
+            ble: BleSection::default(),
             claims: Vec::new(),
         }
     }
@@ -180,7 +185,13 @@ impl Settings {
             figment = figment.merge(Toml::file_exact(path));
         }
         let settings: Settings = figment
-            .merge(Env::prefixed("COHEALTH_").split("__").ignore(&["config"]))
+            .merge(
+                // COHEALTH_TEST_* belong to the test suite (scripts/test exports them).
+                Env::prefixed("COHEALTH_")
+                    .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_"))
+                    .split("__")
+                    .ignore(&["config"]),
+            )
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| anyhow::anyhow!("{}", figment_message(e)))?;
@@ -331,6 +342,7 @@ mod tests {
                 "listen = \"127.0.0.1:9\"\nlog = \"debug\"\n[mqtt]\nurl = \"mqtt://file\"\n",
             )?;
             jail.set_env("COHEALTH_LOG", "warn");
+            jail.set_env("COHEALTH_TEST_SOMETHING", "not a config key");
             jail.set_env("COHEALTH_MQTT__CLIENT_ID", "from-env");
             jail.create_file("pw", "s3cret\n")?;
             jail.set_env("COHEALTH_MQTT__PASSWORD_FILE", "pw");

@@ -17,6 +17,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// The binary under test, built by cargo for this test run.
 pub const BIN: &str = env!("CARGO_BIN_EXE_cohealth");
 
+/// `cohealth` with none of the test run's own `COHEALTH_*` variables
+/// (`COHEALTH_TEST_POSTGRES`, …), which it would read as unknown config keys.
+pub fn cohealth() -> Command {
+    let mut command = Command::new(BIN);
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("COHEALTH_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
@@ -142,6 +154,7 @@ pub struct App {
     pub data_dir: PathBuf,
     config: PathBuf,
     log: PathBuf,
+    env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
     child: Option<Child>,
 }
@@ -180,9 +193,16 @@ impl App {
             data_dir,
             config,
             log,
+            env: Vec::new(),
             _dir: dir,
             child: None,
         }
+    }
+
+    /// Sets an environment variable for `cohealth serve`.
+    pub fn with_env(mut self, key: &str, value: &str) -> App {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     /// Starts `cohealth serve` and waits until the portal answers.
@@ -197,11 +217,12 @@ impl App {
             .append(true)
             .open(&self.log)
             .expect("log file");
-        let child = Command::new(BIN)
+        let child = cohealth()
             .args(["serve", "--config"])
             .arg(&self.config)
             .env_remove("RUST_LOG")
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -223,9 +244,16 @@ impl App {
         }
     }
 
+    /// A subcommand with this app's config, to spawn as the test likes.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = cohealth();
+        command.args(args).arg("--config").arg(&self.config);
+        command
+    }
+
     /// Runs an admin subcommand with this app's config; returns stdout.
     pub fn cli(&self, args: &[&str], stdin: &str) -> String {
-        let mut child = Command::new(BIN)
+        let mut child = cohealth()
             .args(args)
             .arg("--config")
             .arg(&self.config)

@@ -8,6 +8,8 @@ mod browser;
 mod exactly_once;
 mod gateways;
 
+mod ble;
+mod bluez;
 mod broker_auth;
 mod harness;
 mod http_ingest;
