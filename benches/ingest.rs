@@ -47,6 +47,10 @@ async fn main() {
             daemon.rate / bare
         );
         println!(
+            "  mean messages per commit:       {:>9.1}",
+            daemon.mean_batch
+        );
+        println!(
             "  bytes per sample on disk:       {:>9.1}",
             daemon.bytes_per_sample
         );
