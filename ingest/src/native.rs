@@ -276,7 +276,10 @@ mod proptests {
         }
 
         #[test]
-        fn good_values_round_trip(value in -1.0e12f64..1.0e12, ms in 946_684_800_000i64..4_102_444_800_000) {
+        fn good_values_round_trip(
+            value in -1.0e12f64..1.0e12,
+            ms in 946_684_800_000i64..4_102_444_800_000,
+        ) {
             let time = chrono::DateTime::from_timestamp_millis(ms).unwrap().to_rfc3339();
             let payload = format!(r#"{{"device":"d","metric":"heart_rate","value":{value},"time":"{time}"}}"#);
             let r = decode("t", payload.as_bytes(), 0).unwrap().reading;

@@ -15,23 +15,14 @@ impl Store {
         metric: Metric,
         at_ms: i64,
     ) -> Result<Option<SampleRow>> {
-        let row: Option<(i64, f64, Option<i64>, String, String)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT s.ts_ms, s.value, s.offset_s, src.kind, src.device_id
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT s.ts_ms, s.value, s.offset_s, src.kind AS source, src.device_id AS device
              FROM sample s JOIN source src ON src.id = s.source_id
              WHERE s.person_id = $1 AND s.metric_id = $2 AND s.ts_ms <= $3
              ORDER BY s.ts_ms DESC LIMIT 1",
         )
         .bind(person).bind(metric_id(metric)).bind(at_ms)
-        .fetch_optional(p).await?);
-        Ok(
-            row.map(|(ts_ms, value, offset_s, source, device)| SampleRow {
-                ts_ms,
-                value,
-                offset_s,
-                source,
-                device,
-            }),
-        )
+        .fetch_optional(p).await?))
     }
 
     /// The secret stored under `name`, storing `fresh` first if there is none yet.

@@ -8,7 +8,7 @@ use crate::metrics::metric_id;
 use crate::{Result, Store, on_pool};
 
 /// One stored sample.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
 pub struct SampleRow {
     /// Instant, UTC ms.
     pub ts_ms: i64,
@@ -60,24 +60,14 @@ impl Store {
         to_ms: i64,
         limit: i64,
     ) -> Result<Vec<SampleRow>> {
-        let rows: Vec<(i64, f64, Option<i64>, String, String)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT s.ts_ms, s.value, s.offset_s, src.kind, src.device_id
+        Ok(on_pool!(self, p => sqlx::query_as(
+            "SELECT s.ts_ms, s.value, s.offset_s, src.kind AS source, src.device_id AS device
              FROM sample s JOIN source src ON src.id = s.source_id
              WHERE s.person_id = $1 AND s.metric_id = $2 AND s.ts_ms >= $3 AND s.ts_ms < $4
              ORDER BY s.ts_ms, s.source_id LIMIT $5",
         )
         .bind(person).bind(metric_id(metric)).bind(from_ms).bind(to_ms).bind(limit)
-        .fetch_all(p).await?);
-        Ok(rows
-            .into_iter()
-            .map(|(ts_ms, value, offset_s, source, device)| SampleRow {
-                ts_ms,
-                value,
-                offset_s,
-                source,
-                device,
-            })
-            .collect())
+        .fetch_all(p).await?))
     }
 
     /// Number of samples a person has for `metric` (all time).

@@ -64,13 +64,13 @@ pub struct Batch {
     pub dead: Vec<DeadLetter>,
 }
 
+/// Any error a sink or claim source may return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// Where batches go; the store implements it, tests and benches may too.
 pub trait Sink: Send + Sync + 'static {
     /// Writes `batch` durably; returns only once it would survive a power cut.
-    fn commit(
-        &self,
-        batch: &Batch,
-    ) -> impl Future<Output = Result<(), Box<dyn std::error::Error + Send + Sync>>> + Send;
+    fn commit(&self, batch: &Batch) -> impl Future<Output = Result<(), BoxError>> + Send;
 }
 
 /// Everything the MQTT source needs to know.

@@ -59,12 +59,7 @@ impl DashboardCache {
         let Ok(mut entries) = self.entries.lock() else {
             return;
         };
-        if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, (made, _)| now_ms - *made < TTL_MS);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
-        }
+        make_room(&mut entries, now_ms);
         entries.insert(key(person, range, tz, now_ms), (now_ms, parts));
     }
 
@@ -96,12 +91,7 @@ impl DashboardCache {
         let Ok(mut pages) = self.pages.lock() else {
             return;
         };
-        if pages.len() >= MAX_ENTRIES {
-            pages.retain(|_, (made, _)| now_ms - *made < TTL_MS);
-            if pages.len() >= MAX_ENTRIES {
-                pages.clear();
-            }
-        }
+        make_room(&mut pages, now_ms);
         pages.insert(
             (key(person, range, tz, now_ms), id_hash.to_owned()),
             (now_ms, page),
@@ -133,4 +123,14 @@ impl DashboardCache {
 
 fn key(person: i64, range: &'static str, tz: &str, now_ms: i64) -> Key {
     (person, range, tz.to_owned(), now_ms.div_euclid(60_000))
+}
+
+/// Drops stale entries when a map is full, and everything if all are fresh.
+fn make_room<K, V>(map: &mut HashMap<K, (i64, V)>, now_ms: i64) {
+    if map.len() >= MAX_ENTRIES {
+        map.retain(|_, (made, _)| now_ms - *made < TTL_MS);
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+    }
 }

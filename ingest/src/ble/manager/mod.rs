@@ -108,7 +108,7 @@ pub trait Claims: Send + Sync + 'static {
     /// Every claimed device.
     fn claimed(
         &self,
-    ) -> impl Future<Output = Result<HashSet<DeviceId>, Box<dyn std::error::Error + Send + Sync>>> + Send;
+    ) -> impl Future<Output = Result<HashSet<DeviceId>, crate::mqtt::BoxError>> + Send;
 }
 
 /// One raw event as heard, for `cohealth ble record`.
