@@ -139,6 +139,7 @@ async fn start_portal(
     let app = cohealth_portal::router_with(state, options)
         .merge(crate::http_ingest::router(sink.clone()));
     Ok(tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await;

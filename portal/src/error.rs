@@ -28,6 +28,12 @@ pub enum PortalError {
     /// The form's CSRF token is missing or stale.
     #[error("this form has expired; reload the page and try again")]
     Csrf,
+    /// Too many failed attempts; try again after this many seconds.
+    #[error("too many attempts; try again in {}", wait_text(*retry_after_s))]
+    TooManyAttempts {
+        /// Seconds until the next attempt is allowed.
+        retry_after_s: i64,
+    },
     /// No such page or record.
     #[error("not found")]
     NotFound,
@@ -66,6 +72,7 @@ impl PortalError {
                 StatusCode::BAD_REQUEST
             }
             PortalError::Store(StoreError::Conflict(_)) => StatusCode::CONFLICT,
+            PortalError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,6 +101,11 @@ impl IntoResponse for PortalError {
         } else {
             error_page(status, &info.message)
         };
+        if let PortalError::TooManyAttempts { retry_after_s } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, retry_after_s.max(1).into());
+        }
         response.extensions_mut().insert(info);
         response
     }
@@ -117,6 +129,15 @@ fn error_page(status: StatusCode, message: &str) -> Response {
             tracing::error!(error = %cause_chain(&e), "the error page itself failed to render");
             (status, message.to_owned()).into_response()
         }
+    }
+}
+
+/// "45 seconds", "3 minutes": how long a locked attempt must wait.
+fn wait_text(seconds: i64) -> String {
+    match seconds {
+        ..=1 => "a second".to_owned(),
+        2..=90 => format!("{seconds} seconds"),
+        _ => format!("{} minutes", (seconds + 59) / 60),
     }
 }
 

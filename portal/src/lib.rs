@@ -72,6 +72,7 @@ pub(crate) struct Portal {
     pub jwt_key: Arc<tokio::sync::OnceCell<Vec<u8>>>,
     pub dashboard_cache: Arc<pages::cache::DashboardCache>,
     pub sessions: Arc<auth::session_cache::SessionCache>,
+    pub limits: Arc<auth::limits::Limiter>,
 }
 
 impl FromRef<Portal> for AppState {
@@ -90,6 +91,7 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
     let portal = Portal {
         dashboard_cache: Arc::new(pages::cache::DashboardCache::new(&state.live)),
         sessions: Arc::default(),
+        limits: Arc::default(),
         app: state,
         clock: options.clock,
         stop: options.stop,

@@ -40,7 +40,7 @@ pub use deadletters::DeadLetterRow;
 pub use devices::{ClaimOutcome, DeviceRow};
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
 pub use metrics::{metric_from_id, metric_id};
-pub use people::{NewUser, Person, Role, UserRow};
+pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, UserRow};
 pub use query::{Bucket, SampleRow, SeriesPoint};
 pub use rollup::{Agg, RawPoint, day_start, local_days, minute_aggregates};
 

@@ -10,6 +10,7 @@ const SQLITE: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/sqlite/0003_ingest_token.sql"),
     ),
+    (4, include_str!("../migrations/sqlite/0004_accounts.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -18,6 +19,7 @@ const POSTGRES: &[(i64, &str)] = &[
         3,
         include_str!("../migrations/postgres/0003_ingest_token.sql"),
     ),
+    (4, include_str!("../migrations/postgres/0004_accounts.sql")),
 ];
 
 /// Applies every migration the database has not recorded yet, in version order.

@@ -71,6 +71,14 @@ pub struct UserRow {
     pub time_zone: String,
     /// The person's display name.
     pub display_name: String,
+    /// The person's household.
+    pub household_id: i64,
+    /// When the email address was confirmed by a link, if it was.
+    pub email_verified_ms: Option<i64>,
+    /// When two-factor sign-in was switched on, if it is on.
+    pub totp_enabled_ms: Option<i64>,
+    /// When the person finished onboarding (zone, height, units), if they did.
+    pub onboarded_ms: Option<i64>,
 }
 
 /// What `user add` needs.
@@ -97,13 +105,18 @@ type UserTuple = (
     String,
     String,
     String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
 );
 
 macro_rules! user_select {
     ($where:literal) => {
         concat!(
             "SELECT u.id, u.person_id, u.email, u.username, u.password_hash, u.role,
-                    p.time_zone, p.display_name
+                    p.time_zone, p.display_name, p.household_id,
+                    u.email_verified_ms, u.totp_enabled_ms, p.onboarded_ms
              FROM app_user u JOIN person p ON p.id = u.person_id ",
             $where
         )
@@ -120,6 +133,106 @@ fn to_user(t: UserTuple) -> UserRow {
         role: Role::parse(&t.5),
         time_zone: t.6,
         display_name: t.7,
+        household_id: t.8,
+        email_verified_ms: t.9,
+        totp_enabled_ms: t.10,
+        onboarded_ms: t.11,
+    }
+}
+
+/// How far a browser session has got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStage {
+    /// Signed in.
+    Full,
+    /// The password was right; the second factor is still owed.
+    Mfa,
+}
+
+impl SessionStage {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStage::Full => "full",
+            SessionStage::Mfa => "mfa",
+        }
+    }
+}
+
+/// What a new session is made of.
+#[derive(Clone, Debug)]
+pub struct NewSession<'a> {
+    /// SHA-256 of the session id (the id itself is only in the cookie).
+    pub id_hash: &'a str,
+    /// The account.
+    pub user_id: i64,
+    /// The session's CSRF token.
+    pub csrf: &'a str,
+    /// Creation time.
+    pub now_ms: i64,
+    /// Signed in, or waiting for the second factor.
+    pub stage: SessionStage,
+    /// The browser's User-Agent, shortened, for the session list.
+    pub user_agent: Option<&'a str>,
+    /// The client's address, for the session list.
+    pub client_addr: Option<&'a str>,
+}
+
+/// A stored session.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SessionRow {
+    /// SHA-256 of the session id.
+    pub id_hash: String,
+    /// The account.
+    pub user_id: i64,
+    /// The session's CSRF token.
+    #[serde(skip)]
+    pub csrf: String,
+    /// When it was created.
+    pub created_ms: i64,
+    /// When it was last used (to within a few minutes).
+    pub last_seen_ms: i64,
+    /// Signed in, or waiting for the second factor.
+    pub stage: SessionStage,
+    /// The browser's User-Agent, as recorded at sign-in.
+    pub user_agent: Option<String>,
+    /// The client's address at sign-in.
+    pub client_addr: Option<String>,
+}
+
+type SessionTuple = (
+    String,
+    i64,
+    String,
+    i64,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+macro_rules! session_select {
+    () => {
+        "SELECT id_hash, user_id, csrf_token, created_ms, last_seen_ms, stage, user_agent, client_addr
+         FROM web_session"
+    };
+}
+
+fn to_session(t: SessionTuple) -> SessionRow {
+    SessionRow {
+        id_hash: t.0,
+        user_id: t.1,
+        csrf: t.2,
+        created_ms: t.3,
+        last_seen_ms: t.4,
+        stage: if t.5 == "mfa" {
+            SessionStage::Mfa
+        } else {
+            SessionStage::Full
+        },
+        user_agent: t.6,
+        client_addr: t.7,
     }
 }
 
@@ -196,25 +309,39 @@ impl Store {
     }
 
     /// Stores a new web session under the hash of its id.
-    pub async fn create_session(
-        &self,
-        id_hash: &str,
-        user: i64,
-        csrf: &str,
-        now_ms: i64,
-    ) -> Result<()> {
+    pub async fn create_session(&self, new: &NewSession<'_>) -> Result<()> {
         on_pool!(self, p => sqlx::query(
-            "INSERT INTO web_session (id_hash, user_id, csrf_token, created_ms, last_seen_ms)
-             VALUES ($1, $2, $3, $4, $4)",
-        ).bind(id_hash).bind(user).bind(csrf).bind(now_ms).execute(p).await?.rows_affected());
+            "INSERT INTO web_session
+                 (id_hash, user_id, csrf_token, created_ms, last_seen_ms, stage, user_agent, client_addr)
+             VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
+        ).bind(new.id_hash).bind(new.user_id).bind(new.csrf).bind(new.now_ms)
+        .bind(new.stage.as_str()).bind(new.user_agent).bind(new.client_addr)
+        .execute(p).await?.rows_affected());
         Ok(())
     }
 
-    /// A session's user, CSRF token, creation and last-seen times.
-    pub async fn session(&self, id_hash: &str) -> Result<Option<(i64, String, i64, i64)>> {
-        Ok(on_pool!(self, p => sqlx::query_as(
-            "SELECT user_id, csrf_token, created_ms, last_seen_ms FROM web_session WHERE id_hash = $1",
-        ).bind(id_hash).fetch_optional(p).await?))
+    /// A session by the hash of its id.
+    pub async fn session(&self, id_hash: &str) -> Result<Option<SessionRow>> {
+        let row: Option<SessionTuple> = on_pool!(self, p => sqlx::query_as(concat!(
+            session_select!(), " WHERE id_hash = $1"
+        )).bind(id_hash).fetch_optional(p).await?);
+        Ok(row.map(to_session))
+    }
+
+    /// Every session of an account, most recently used first.
+    pub async fn sessions_of(&self, user: i64) -> Result<Vec<SessionRow>> {
+        let rows: Vec<SessionTuple> = on_pool!(self, p => sqlx::query_as(concat!(
+            session_select!(), " WHERE user_id = $1 ORDER BY last_seen_ms DESC, created_ms DESC"
+        )).bind(user).fetch_all(p).await?);
+        Ok(rows.into_iter().map(to_session).collect())
+    }
+
+    /// Ends every session of an account except `keep` (a session id hash);
+    /// returns how many ended.
+    pub async fn delete_sessions_of(&self, user: i64, keep: Option<&str>) -> Result<u64> {
+        Ok(on_pool!(self, p => sqlx::query(
+            "DELETE FROM web_session WHERE user_id = $1 AND ($2 IS NULL OR id_hash <> $2)",
+        ).bind(user).bind(keep).execute(p).await?.rows_affected()))
     }
 
     /// Marks a session as used now.

@@ -436,16 +436,49 @@ async fn users_and_sessions(backend: Backend) {
             .await
             .is_err()
     );
-    t.store
-        .create_session("h1", ann.id, "csrf", 5)
-        .await
-        .unwrap();
+    let session = |id_hash: &'static str, now_ms: i64| cohealth_store::NewSession {
+        id_hash,
+        user_id: ann.id,
+        csrf: "csrf",
+        now_ms,
+        stage: cohealth_store::SessionStage::Full,
+        user_agent: Some("Firefox on Linux"),
+        client_addr: Some("192.0.2.7"),
+    };
+    t.store.create_session(&session("h1", 5)).await.unwrap();
+    t.store.create_session(&session("h2", 9)).await.unwrap();
+    let row = t.store.session("h1").await.unwrap().unwrap();
     assert_eq!(
-        t.store.session("h1").await.unwrap(),
-        Some((ann.id, "csrf".into(), 5, 5))
+        (
+            row.user_id,
+            row.csrf.as_str(),
+            row.created_ms,
+            row.last_seen_ms
+        ),
+        (ann.id, "csrf", 5, 5)
+    );
+    assert_eq!(row.user_agent.as_deref(), Some("Firefox on Linux"));
+    let listed: Vec<_> = t.store.sessions_of(ann.id).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|s| s.id_hash.as_str())
+            .collect::<Vec<_>>(),
+        ["h2", "h1"]
     );
     t.store.delete_session("h1").await.unwrap();
     assert_eq!(t.store.session("h1").await.unwrap(), None);
+    t.store.create_session(&session("h3", 10)).await.unwrap();
+    assert_eq!(
+        t.store
+            .delete_sessions_of(ann.id, Some("h3"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(t.store.sessions_of(ann.id).await.unwrap().len(), 1);
+    assert_eq!(t.store.delete_sessions_of(ann.id, None).await.unwrap(), 1);
+    assert!(t.store.sessions_of(ann.id).await.unwrap().is_empty());
 }
 both_backends!(users, users_and_sessions);
 

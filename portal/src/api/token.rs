@@ -12,8 +12,8 @@ use cohealth_store::UserRow;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::jwt::{self, Claims, TOKEN_TTL_SECONDS};
-use crate::auth::random_hex;
-use crate::pages::login::check_password;
+use crate::auth::{ClientAddr, random_hex};
+use crate::pages::login::limited_check_password;
 use crate::{Portal, PortalError};
 
 /// What a client sends, as JSON or as a form.
@@ -39,10 +39,11 @@ pub(crate) struct TokenResponse {
 pub(crate) async fn issue(
     State(portal): State<Portal>,
     headers: HeaderMap,
+    client: ClientAddr,
     body: axum::body::Bytes,
 ) -> Result<Json<TokenResponse>, PortalError> {
     let request = parse_request(&headers, &body).await?;
-    let user = check_password(&portal, &request.login, &request.password)
+    let user = limited_check_password(&portal, client, &request.login, &request.password)
         .await?
         .ok_or(PortalError::BadCredentials)?;
     second_factor(&user, request.totp.as_deref())?;

@@ -2,6 +2,7 @@
 //! tokens for API clients.
 
 pub mod jwt;
+pub(crate) mod limits;
 pub mod password;
 pub(crate) mod session;
 pub(crate) mod session_cache;
@@ -26,4 +27,41 @@ pub(crate) fn hash_session_id(id: &str) -> String {
 pub(crate) fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The address a request came from, for per-client limits and the session list.
+///
+/// The peer's address, unless the peer is this host itself and says whom it
+/// forwards for (a reverse proxy on the hub): then the last `X-Forwarded-For`
+/// hop, the one that proxy added. `None` when the server runs without
+/// connection info (in-process tests).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClientAddr(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        let forwarded = || {
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .and_then(|hop| hop.trim().parse().ok())
+        };
+        Ok(ClientAddr(match peer {
+            Some(ip) if ip.is_loopback() => forwarded().or(Some(ip)),
+            other => other,
+        }))
+    }
 }

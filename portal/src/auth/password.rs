@@ -12,6 +12,43 @@ pub enum PasswordError {
     Hash(String),
 }
 
+/// The shortest password accepted (ASVS 2.1.1).
+pub const MIN_LENGTH: usize = 12;
+/// The longest: argon2 takes any length, but a megabyte "password" is an attack.
+pub const MAX_LENGTH: usize = 128;
+
+/// Checks a new password: length, then zxcvbn's offline estimate (score 3 of 4
+/// or better, i.e. about 10^8 guesses), judged against the person's own name,
+/// user name and email so those do not count as strength. The error is the
+/// sentence the person sees.
+pub fn check_strength(password: &str, personal: &[&str]) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < MIN_LENGTH {
+        return Err(format!(
+            "Use at least {MIN_LENGTH} characters; a few unrelated words make a strong, memorable password."
+        ));
+    }
+    if chars > MAX_LENGTH {
+        return Err(format!("Use at most {MAX_LENGTH} characters."));
+    }
+    let estimate = zxcvbn::zxcvbn(password, personal);
+    if estimate.score() >= zxcvbn::Score::Three {
+        return Ok(());
+    }
+    let mut message = String::from("This password is too easy to guess.");
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            message.push(' ');
+            message.push_str(&warning.to_string());
+        }
+        for hint in feedback.suggestions() {
+            message.push(' ');
+            message.push_str(&hint.to_string());
+        }
+    }
+    Err(message)
+}
+
 /// Hashes `password` into a PHC string with a fresh random salt.
 pub fn hash_password(password: &str) -> Result<String, PasswordError> {
     let mut salt = [0u8; 16];
@@ -57,5 +94,18 @@ mod tests {
         assert!(!needs_rehash(&h));
         let weak = "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHRzYWx0$Zm9vYmFyYmF6cXV4cXV1eA";
         assert!(needs_rehash(weak));
+    }
+
+    #[test]
+    fn strength_needs_length_and_entropy() {
+        assert!(
+            check_strength("short", &[])
+                .unwrap_err()
+                .contains("12 characters")
+        );
+        assert!(check_strength("password1234", &[]).is_err());
+        assert!(check_strength("annabel.smith1990", &["annabel", "smith"]).is_err());
+        assert!(check_strength("violet kettle drums orbit", &[]).is_ok());
+        assert!(check_strength(&"x".repeat(200), &[]).is_err());
     }
 }

@@ -1,16 +1,20 @@
 //! Browser sessions: a random id in an HttpOnly cookie, only its hash in the
 //! store, and a per-session CSRF token that every form posts back.
 //!
-//! Sessions end after 14 idle days or 30 days in all. The sign-in form, which has
-//! no session yet, is protected by a double-submit token in its own cookie.
+//! Sessions end after [`IDLE_MS`] without use or [`LIFETIME_MS`] in all, the
+//! ASVS level-2 limits for an application holding health data (V3.3.2). The
+//! sign-in form, which has no session yet, is protected by a double-submit token
+//! in its own cookie. A session whose password was accepted but whose second
+//! factor is still owed (stage `mfa`) is not a session to any page but the
+//! second-factor one.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
-use cohealth_store::UserRow;
+use cohealth_store::{SessionStage, UserRow};
 
 use crate::auth::session_cache::Record;
-use crate::auth::{hash_session_id, same_secret};
+use crate::auth::{ClientAddr, hash_session_id, random_hex, same_secret};
 use crate::{Portal, PortalError};
 
 /// The session cookie's name.
@@ -18,8 +22,10 @@ pub(crate) const SESSION_COOKIE: &str = "cohealth_session";
 /// The sign-in form's CSRF cookie.
 pub(crate) const LOGIN_CSRF_COOKIE: &str = "cohealth_login_csrf";
 
-const IDLE_MS: i64 = 14 * 24 * 3600 * 1000;
-const LIFETIME_MS: i64 = 30 * 24 * 3600 * 1000;
+/// A session unused for this long has ended.
+pub(crate) const IDLE_MS: i64 = 30 * 60 * 1000;
+/// A session older than this has ended, however busy.
+pub(crate) const LIFETIME_MS: i64 = 12 * 3600 * 1000;
 const TOUCH_EVERY_MS: i64 = 5 * 60 * 1000;
 
 /// A signed-in person's session, as handlers see it.
@@ -52,17 +58,17 @@ impl FromRequestParts<Portal> for Session {
         let mut record = match portal.sessions.get(&id_hash) {
             Some(record) => record,
             None => {
-                let (user_id, csrf, created_ms, last_seen_ms) =
-                    store.session(&id_hash).await?.ok_or(PortalError::SignIn)?;
+                let row = store.session(&id_hash).await?.ok_or(PortalError::SignIn)?;
                 let user = store
-                    .user_by_id(user_id)
+                    .user_by_id(row.user_id)
                     .await?
                     .ok_or(PortalError::SignIn)?;
                 let record = Record {
                     user,
-                    csrf,
-                    created_ms,
-                    last_seen_ms,
+                    csrf: row.csrf,
+                    created_ms: row.created_ms,
+                    last_seen_ms: row.last_seen_ms,
+                    stage: row.stage,
                 };
                 portal.sessions.put(&id_hash, record.clone());
                 record
@@ -71,6 +77,9 @@ impl FromRequestParts<Portal> for Session {
         if now - record.last_seen_ms > IDLE_MS || now - record.created_ms > LIFETIME_MS {
             portal.sessions.forget(&id_hash);
             store.delete_session(&id_hash).await?;
+            return Err(PortalError::SignIn);
+        }
+        if record.stage != SessionStage::Full {
             return Err(PortalError::SignIn);
         }
         if now - record.last_seen_ms > TOUCH_EVERY_MS {
@@ -85,6 +94,41 @@ impl FromRequestParts<Portal> for Session {
             id_hash,
         })
     }
+}
+
+/// Starts a session for `user` and returns its id, for the cookie. Every sign-in
+/// (and every step up, such as passing the second factor) makes a new id, and the
+/// id the browser came with, if any, is ended: a planted id never becomes a
+/// signed-in one (session fixation, ASVS 3.2.1).
+pub(crate) async fn begin(
+    portal: &Portal,
+    user_id: i64,
+    stage: SessionStage,
+    headers: &HeaderMap,
+    client: ClientAddr,
+) -> Result<String, PortalError> {
+    if let Some(old) = cookie(headers, SESSION_COOKIE) {
+        let old = hash_session_id(old);
+        portal.sessions.forget(&old);
+        portal.app.store.delete_session(&old).await?;
+    }
+    let id = random_hex(32)?;
+    let agent = describe_agent(headers);
+    let addr = client.0.map(|ip| ip.to_string());
+    portal
+        .app
+        .store
+        .create_session(&cohealth_store::NewSession {
+            id_hash: &hash_session_id(&id),
+            user_id,
+            csrf: &random_hex(32)?,
+            now_ms: portal.clock.now_ms(),
+            stage,
+            user_agent: agent.as_deref(),
+            client_addr: addr.as_deref(),
+        })
+        .await?;
+    Ok(id)
 }
 
 /// The value of cookie `name`, if the request carries it.
@@ -114,6 +158,40 @@ pub(crate) fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) 
     let text =
         format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_s}{secure}");
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+/// A short description of the browser for the session list ("Chrome on Linux"),
+/// from its User-Agent; the raw header is neither stored nor logged.
+pub(crate) fn describe_agent(headers: &HeaderMap) -> Option<String> {
+    let ua = headers.get(header::USER_AGENT)?.to_str().ok()?;
+    let browser = [
+        ("Edg/", "Edge"),
+        ("Firefox/", "Firefox"),
+        ("Chromium/", "Chromium"),
+        ("HeadlessChrome/", "Headless Chrome"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map_or("A browser", |(_, name)| name);
+    let system = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Mac OS X", "macOS"),
+        ("Windows", "Windows"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    Some(match system {
+        Some(system) => format!("{browser} on {system}"),
+        None => browser.to_owned(),
+    })
 }
 
 /// The session lifetime, seconds, for the cookie's `Max-Age`.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use cohealth_store::UserRow;
+use cohealth_store::{SessionStage, UserRow};
 
 /// How long a checked session is trusted without asking the store again.
 pub(crate) const FRESH: Duration = Duration::from_secs(10);
@@ -21,6 +21,7 @@ pub(crate) struct Record {
     pub csrf: String,
     pub created_ms: i64,
     pub last_seen_ms: i64,
+    pub stage: SessionStage,
 }
 
 /// Sessions by the hash of their id.
@@ -52,6 +53,15 @@ impl SessionCache {
     pub fn forget(&self, id_hash: &str) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.remove(id_hash);
+        }
+    }
+
+    /// Forgets every session of an account (signed out everywhere, password
+    /// changed, role changed), so none outlives the change here.
+    #[allow(dead_code)] // used by the account pages of issue #7
+    pub fn forget_user(&self, user_id: i64) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.retain(|_, (_, record)| record.user.id != user_id);
         }
     }
 }

@@ -10,14 +10,15 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use cohealth_store::UserRow;
+use cohealth_store::{SessionStage, UserRow};
 use serde::Deserialize;
 
+use crate::auth::limits::Action;
 use crate::auth::password::{hash_password, needs_rehash, verify_password};
 use crate::auth::session::{
-    LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, cookie, lifetime_s, over_tls, set_cookie,
+    self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, cookie, lifetime_s, over_tls, set_cookie,
 };
-use crate::auth::{hash_session_id, random_hex, same_secret};
+use crate::auth::{ClientAddr, random_hex, same_secret};
 use crate::{Portal, PortalError};
 
 /// The sign-in form's fields.
@@ -51,14 +52,15 @@ pub(crate) async fn form(
 pub(crate) async fn submit(
     State(portal): State<Portal>,
     headers: HeaderMap,
+    client: ClientAddr,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PortalError> {
     let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     if expected.is_empty() || !same_secret(expected, &form.csrf) {
         return Err(PortalError::Csrf);
     }
-    let Some(user) = check_password(&portal, &form.login, &form.password).await? else {
-        tracing::info!("sign-in refused");
+    let Some(user) = limited_check_password(&portal, client, &form.login, &form.password).await?
+    else {
         return login_page(
             &headers,
             StatusCode::UNAUTHORIZED,
@@ -66,13 +68,7 @@ pub(crate) async fn submit(
             Some(PortalError::BadCredentials),
         );
     };
-    let id = random_hex(32)?;
-    let now = portal.clock.now_ms();
-    portal
-        .app
-        .store
-        .create_session(&hash_session_id(&id), user.id, &random_hex(32)?, now)
-        .await?;
+    let id = session::begin(&portal, user.id, SessionStage::Full, &headers, client).await?;
     tracing::info!(user.id = user.id, person.id = user.person_id, "signed in");
 
     let secure = over_tls(&headers);
@@ -104,6 +100,33 @@ pub(crate) async fn logout(
     let cleared = set_cookie(SESSION_COOKIE, "", 0, over_tls(&headers));
     response.headers_mut().append(header::SET_COOKIE, cleared);
     Ok(response)
+}
+
+/// [`check_password`] behind the sign-in limiter: a locked account or address
+/// gets [`PortalError::TooManyAttempts`] without its password being checked.
+pub(crate) async fn limited_check_password(
+    portal: &Portal,
+    client: ClientAddr,
+    login: &str,
+    password: &str,
+) -> Result<Option<UserRow>, PortalError> {
+    let now = portal.clock.now_ms();
+    let limits = &portal.limits;
+    if let Err(locked) = limits.check(Action::SignIn, Some(login), client.0, now) {
+        tracing::warn!(retry_after_s = locked.retry_after_s, "sign-in locked");
+        return Err(PortalError::TooManyAttempts {
+            retry_after_s: locked.retry_after_s,
+        });
+    }
+    let user = check_password(portal, login, password).await?;
+    match &user {
+        Some(_) => limits.succeeded(Action::SignIn, login),
+        None => {
+            tracing::info!("sign-in refused");
+            limits.failed(Action::SignIn, Some(login), client.0, now);
+        }
+    }
+    Ok(user)
 }
 
 /// Finds the account and checks the password; `None` for any mismatch.
