@@ -30,7 +30,7 @@ impl Role {
         }
     }
 
-    fn parse(s: &str) -> Role {
+    pub(crate) fn parse(s: &str) -> Role {
         match s {
             "admin" => Role::Admin,
             "child" => Role::Child,
@@ -237,8 +237,9 @@ fn to_session(t: SessionTuple) -> SessionRow {
 }
 
 impl Store {
-    /// Creates a person with an account. The first account on a fresh install
-    /// founds the household and becomes its admin; later ones join it as adults.
+    /// Creates a person with an account (the `user add` command: zone given, so
+    /// no onboarding). The first account on a fresh install founds the
+    /// household and becomes its admin; later ones join it as adults.
     pub async fn add_user(&self, new: &NewUser<'_>, now_ms: i64) -> Result<UserRow> {
         let email = new.email.trim().to_lowercase();
         if new.time_zone.parse::<chrono_tz::Tz>().is_err() {
@@ -267,8 +268,8 @@ impl Store {
                 }
             };
             let person: i64 = sqlx::query_scalar(
-                "INSERT INTO person (household_id, display_name, time_zone, created_ms)
-                 VALUES ($1, $2, $3, $4) RETURNING id",
+                "INSERT INTO person (household_id, display_name, time_zone, created_ms, onboarded_ms)
+                 VALUES ($1, $2, $3, $4, $4) RETURNING id",
             ).bind(household).bind(new.display_name).bind(new.time_zone).bind(now_ms)
             .fetch_one(&mut **t).await?;
             sqlx::query_scalar(
