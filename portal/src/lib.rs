@@ -60,6 +60,9 @@ pub struct PortalOptions {
     pub clock: Clock,
     /// Cancelled at shutdown, so that open live streams end and the server can stop.
     pub stop: CancellationToken,
+    /// The address people reach the portal at (`https://health.example`), for
+    /// links in invitations and emails; `None` takes it from each request.
+    pub public_url: Option<String>,
 }
 
 /// The router's state: the shared [`AppState`] plus the portal's own parts.
@@ -73,6 +76,7 @@ pub(crate) struct Portal {
     pub dashboard_cache: Arc<pages::cache::DashboardCache>,
     pub sessions: Arc<auth::session_cache::SessionCache>,
     pub limits: Arc<auth::limits::Limiter>,
+    pub public_url: Option<Arc<str>>,
 }
 
 impl FromRef<Portal> for AppState {
@@ -92,6 +96,7 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         dashboard_cache: Arc::new(pages::cache::DashboardCache::new(&state.live)),
         sessions: Arc::default(),
         limits: Arc::default(),
+        public_url: options.public_url.map(Arc::from),
         app: state,
         clock: options.clock,
         stop: options.stop,
@@ -102,6 +107,37 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         .route("/", get(pages::home))
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))
+        .route(
+            "/register",
+            get(pages::register::form).post(pages::register::submit),
+        )
+        .route(
+            "/onboarding",
+            get(pages::account::onboarding).post(pages::account::save_profile),
+        )
+        .route("/account", get(pages::account::page))
+        .route("/account/profile", post(pages::account::save_profile))
+        .route("/account/password", post(pages::account::change_password))
+        .route("/account/email", post(pages::account::change_email))
+        .route("/account/sessions", get(pages::sessions::page))
+        .route("/account/sessions/end", post(pages::sessions::end_one))
+        .route(
+            "/account/sessions/end-others",
+            post(pages::sessions::end_others),
+        )
+        .route("/account/sessions/end-all", post(pages::sessions::end_all))
+        .route(
+            "/account/tokens",
+            get(pages::tokens::page).post(pages::tokens::create),
+        )
+        .route("/account/tokens/revoke", post(pages::tokens::revoke))
+        .route("/admin/household", get(pages::admin::page))
+        .route(
+            "/admin/household/registration",
+            post(pages::admin::set_open),
+        )
+        .route("/admin/household/invite", post(pages::admin::invite))
+        .route("/admin/household/withdraw", post(pages::admin::withdraw))
         .route("/dashboard", get(pages::dashboard::page))
         .route("/devices", get(pages::devices::page))
         .route("/devices/claim", post(pages::devices::claim))

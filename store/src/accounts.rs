@@ -36,6 +36,23 @@ pub struct InvitationRow {
     pub expires_ms: i64,
 }
 
+/// A member of the household, as the admin's page lists them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Member {
+    /// The person.
+    pub person_id: i64,
+    /// Their name.
+    pub display_name: String,
+    /// The account, if the person has one.
+    pub user_id: Option<i64>,
+    /// The account's email.
+    pub email: Option<String>,
+    /// The account's role (a person without an account has none).
+    pub role: Option<Role>,
+    /// Whether the account signs in with a second factor.
+    pub two_factor: bool,
+}
+
 /// What a person keeps about themselves (DESIGN.md: profile).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
@@ -230,6 +247,35 @@ impl Store {
             open_registration: flag(open),
             require_2fa: flag(mfa),
         })
+    }
+
+    /// Whether the (first) household takes registrations without an invitation.
+    pub async fn registration_open(&self) -> Result<bool> {
+        let open: Option<i64> = on_pool!(self, p => sqlx::query_scalar(
+            "SELECT open_registration FROM household ORDER BY id LIMIT 1",
+        ).fetch_optional(p).await?);
+        Ok(open.is_some_and(flag))
+    }
+
+    /// The household's persons, with their accounts where they have one.
+    pub async fn members(&self, household: i64) -> Result<Vec<Member>> {
+        let rows: Vec<(i64, String, Option<i64>, Option<String>, Option<String>, Option<i64>)> =
+            on_pool!(self, p => sqlx::query_as(
+                "SELECT p.id, p.display_name, u.id, u.email, u.role, u.totp_enabled_ms
+                 FROM person p LEFT JOIN app_user u ON u.person_id = p.id
+                 WHERE p.household_id = $1 ORDER BY p.id",
+            ).bind(household).fetch_all(p).await?);
+        Ok(rows
+            .into_iter()
+            .map(|(person_id, display_name, user_id, email, role, totp)| Member {
+                person_id,
+                display_name,
+                user_id,
+                email,
+                role: role.as_deref().map(Role::parse),
+                two_factor: totp.is_some(),
+            })
+            .collect())
     }
 
     /// Opens or closes registration without an invitation.

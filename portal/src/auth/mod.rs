@@ -3,6 +3,7 @@
 
 pub mod jwt;
 pub(crate) mod limits;
+pub(crate) mod scopes;
 pub mod password;
 pub(crate) mod session;
 pub(crate) mod session_cache;

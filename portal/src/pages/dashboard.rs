@@ -53,6 +53,9 @@ pub(crate) async fn page(
         Some(name) => Range::parse(name)
             .ok_or_else(|| PortalError::BadRequest(format!("unknown range `{name}`")))?,
     };
+    if session.user.onboarded_ms.is_none() {
+        return Ok(axum::response::Redirect::to("/onboarding").into_response());
+    }
     let now = portal.clock.now_ms();
     let user = &session.user;
     let tz = super::zone(&user.time_zone);
