@@ -17,7 +17,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("devices.html", include_str!("../templates/devices.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("register.html", include_str!("../templates/register.html")),
-    ("onboarding.html", include_str!("../templates/onboarding.html")),
+    (
+        "onboarding.html",
+        include_str!("../templates/onboarding.html"),
+    ),
     ("account.html", include_str!("../templates/account.html")),
     ("sessions.html", include_str!("../templates/sessions.html")),
     ("tokens.html", include_str!("../templates/tokens.html")),

@@ -148,8 +148,10 @@ fn flag(v: i64) -> bool {
 impl Store {
     /// How many accounts exist (none on a fresh install).
     pub async fn count_users(&self) -> Result<i64> {
-        Ok(on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM app_user")
-            .fetch_one(p).await?))
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar("SELECT COUNT(*) FROM app_user")
+            .fetch_one(p).await?),
+        )
     }
 
     /// Registers an account. The first account on a fresh install founds the
@@ -165,7 +167,10 @@ impl Store {
     ) -> Result<UserRow> {
         let email = new.email.trim().to_lowercase();
         if new.time_zone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(StoreError::Invalid(format!("time zone `{}`", new.time_zone)));
+            return Err(StoreError::Invalid(format!(
+                "time zone `{}`",
+                new.time_zone
+            )));
         }
         let mut tx = self.begin_write().await?;
         let user_id: i64 = on_tx!(&mut tx, t => {
@@ -259,22 +264,30 @@ impl Store {
 
     /// The household's persons, with their accounts where they have one.
     pub async fn members(&self, household: i64) -> Result<Vec<Member>> {
-        let rows: Vec<(i64, String, Option<i64>, Option<String>, Option<String>, Option<i64>)> =
-            on_pool!(self, p => sqlx::query_as(
+        let rows: Vec<(
+            i64,
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
+            Option<i64>,
+        )> = on_pool!(self, p => sqlx::query_as(
                 "SELECT p.id, p.display_name, u.id, u.email, u.role, u.totp_enabled_ms
                  FROM person p LEFT JOIN app_user u ON u.person_id = p.id
                  WHERE p.household_id = $1 ORDER BY p.id",
             ).bind(household).fetch_all(p).await?);
         Ok(rows
             .into_iter()
-            .map(|(person_id, display_name, user_id, email, role, totp)| Member {
-                person_id,
-                display_name,
-                user_id,
-                email,
-                role: role.as_deref().map(Role::parse),
-                two_factor: totp.is_some(),
-            })
+            .map(
+                |(person_id, display_name, user_id, email, role, totp)| Member {
+                    person_id,
+                    display_name,
+                    user_id,
+                    email,
+                    role: role.as_deref().map(Role::parse),
+                    two_factor: totp.is_some(),
+                },
+            )
             .collect())
     }
 
@@ -313,7 +326,11 @@ impl Store {
     }
 
     /// The household's invitations that can still be used, newest first.
-    pub async fn open_invitations(&self, household: i64, now_ms: i64) -> Result<Vec<InvitationRow>> {
+    pub async fn open_invitations(
+        &self,
+        household: i64,
+        now_ms: i64,
+    ) -> Result<Vec<InvitationRow>> {
         let rows: Vec<(String, String, Option<String>, i64, i64)> = on_pool!(self, p => sqlx::query_as(
             "SELECT token_hash, role, email, created_ms, expires_ms FROM invitation
              WHERE household_id = $1 AND used_ms IS NULL AND expires_ms > $2
@@ -321,13 +338,15 @@ impl Store {
         ).bind(household).bind(now_ms).fetch_all(p).await?);
         Ok(rows
             .into_iter()
-            .map(|(token_hash, role, email, created_ms, expires_ms)| InvitationRow {
-                token_hash,
-                role: Role::parse(&role),
-                email,
-                created_ms,
-                expires_ms,
-            })
+            .map(
+                |(token_hash, role, email, created_ms, expires_ms)| InvitationRow {
+                    token_hash,
+                    role: Role::parse(&role),
+                    email,
+                    created_ms,
+                    expires_ms,
+                },
+            )
             .collect())
     }
 

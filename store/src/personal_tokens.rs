@@ -130,7 +130,7 @@ impl Store {
         );
         let row: Option<TokenTuple> = on_pool!(self, p => sqlx::query_as(sql)
             .bind(token_hash).bind(now_ms).fetch_optional(p).await?);
-        let Some(token) = row.map(to_row) else {
+        let Some(mut token) = row.map(to_row) else {
             return Ok(None);
         };
         let Some(user) = self.user_by_id(token.user_id).await? else {
@@ -142,6 +142,7 @@ impl Store {
         {
             on_pool!(self, p => sqlx::query("UPDATE personal_token SET last_used_ms = $1 WHERE id = $2")
                 .bind(now_ms).bind(token.id).execute(p).await?.rows_affected());
+            token.last_used_ms = Some(now_ms);
         }
         Ok(Some((token, user)))
     }

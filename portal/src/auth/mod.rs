@@ -3,8 +3,8 @@
 
 pub mod jwt;
 pub(crate) mod limits;
-pub(crate) mod scopes;
 pub mod password;
+pub(crate) mod scopes;
 pub(crate) mod session;
 pub(crate) mod session_cache;
 

@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cohealth_store::{BLOOD_TYPES, Profile, SessionStage, StoreError};
 use serde::Deserialize;
 
+use crate::auth::ClientAddr;
 use crate::auth::password::{check_strength, hash_password, verify_password};
 use crate::auth::session::{self, SESSION_COOKIE, Session, lifetime_s, over_tls, set_cookie};
-use crate::auth::ClientAddr;
 use crate::{Portal, PortalError};
 
 /// The profile form (also the onboarding form, which sends a subset).
@@ -140,7 +140,15 @@ pub(crate) async fn page(
     } else {
         None
     };
-    render(&portal, &session, "account.html", StatusCode::OK, None, notice).await
+    render(
+        &portal,
+        &session,
+        "account.html",
+        StatusCode::OK,
+        None,
+        notice,
+    )
+    .await
 }
 
 /// `GET /onboarding`.
@@ -148,7 +156,15 @@ pub(crate) async fn onboarding(
     State(portal): State<Portal>,
     session: Session,
 ) -> Result<Response, PortalError> {
-    render(&portal, &session, "onboarding.html", StatusCode::OK, None, None).await
+    render(
+        &portal,
+        &session,
+        "onboarding.html",
+        StatusCode::OK,
+        None,
+        None,
+    )
+    .await
 }
 
 /// `POST /account/profile` and `POST /onboarding`.
@@ -205,7 +221,14 @@ pub(crate) async fn change_password(
     session.check_csrf(&form.csrf)?;
     let fail = |message: &str| {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        render(&portal, &session, "account.html", status, Some(message.to_owned()), None)
+        render(
+            &portal,
+            &session,
+            "account.html",
+            status,
+            Some(message.to_owned()),
+            None,
+        )
     };
     if !reauthenticate(&portal, &session, client, &form.current).await? {
         return fail("The current password is not right.").await;
@@ -215,7 +238,11 @@ pub(crate) async fn change_password(
     }
     let user = &session.user;
     let username = user.username.clone().unwrap_or_default();
-    let personal = [user.display_name.as_str(), username.as_str(), user.email.as_str()];
+    let personal = [
+        user.display_name.as_str(),
+        username.as_str(),
+        user.email.as_str(),
+    ];
     if let Err(message) = check_strength(&form.password, &personal) {
         return fail(&message).await;
     }
@@ -281,10 +308,12 @@ pub(crate) async fn reauthenticate(
 ) -> Result<bool, PortalError> {
     let now = portal.clock.now_ms();
     let key = session.user.id.to_string();
-    if let Err(locked) = portal
-        .limits
-        .check(crate::auth::limits::Action::SignIn, Some(&key), client.0, now)
-    {
+    if let Err(locked) = portal.limits.check(
+        crate::auth::limits::Action::SignIn,
+        Some(&key),
+        client.0,
+        now,
+    ) {
         return Err(PortalError::TooManyAttempts {
             retry_after_s: locked.retry_after_s,
         });

@@ -87,7 +87,11 @@ pub(crate) async fn set_open(
         .store
         .set_open_registration(session.user.household_id, open)
         .await?;
-    tracing::info!(user.id = session.user.id, open, "registration setting changed");
+    tracing::info!(
+        user.id = session.user.id,
+        open,
+        "registration setting changed"
+    );
     Ok(Redirect::to("/admin/household").into_response())
 }
 
@@ -145,7 +149,12 @@ pub(crate) async fn invite(
             now + days * 86_400_000,
         )
         .await?;
-    tracing::info!(user.id = session.user.id, role = role.as_str(), days, "invitation made");
+    tracing::info!(
+        user.id = session.user.id,
+        role = role.as_str(),
+        days,
+        "invitation made"
+    );
     let link = format!("{}/register?invite={token}", base_url(&portal, &headers));
     render(&portal, &session, StatusCode::OK, None, Some(link)).await
 }

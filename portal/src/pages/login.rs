@@ -13,12 +13,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cohealth_store::{SessionStage, UserRow};
 use serde::Deserialize;
 
+use crate::auth::ClientAddr;
 use crate::auth::limits::Action;
 use crate::auth::password::{hash_password, needs_rehash, verify_password};
 use crate::auth::session::{
     self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, lifetime_s, over_tls, set_cookie,
 };
-use crate::auth::ClientAddr;
 use crate::{Portal, PortalError};
 
 /// The sign-in form's fields.

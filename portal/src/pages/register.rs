@@ -65,9 +65,9 @@ async fn door(portal: &Portal, invite: Option<&str>) -> Result<Door, PortalError
                 .await?
             {
                 Some(role) => Door::Invited(role),
-                None => Door::Closed(
-                    "This invitation has been used or has expired; ask for a new one.",
-                ),
+                None => {
+                    Door::Closed("This invitation has been used or has expired; ask for a new one.")
+                }
             },
         );
     }
@@ -110,10 +110,7 @@ pub(crate) async fn submit(
 ) -> Result<Response, PortalError> {
     session::check_anon_csrf(&headers, &form.csrf)?;
     let now = portal.clock.now_ms();
-    if let Err(locked) = portal
-        .limits
-        .check(Action::Register, None, client.0, now)
-    {
+    if let Err(locked) = portal.limits.check(Action::Register, None, client.0, now) {
         return Err(PortalError::TooManyAttempts {
             retry_after_s: locked.retry_after_s,
         });

@@ -50,7 +50,9 @@ pub(crate) async fn page(
         .into_iter()
         .map(|row| SessionView {
             handle: row.id_hash.chars().take(16).collect(),
-            agent: row.user_agent.unwrap_or_else(|| "Unknown browser".to_owned()),
+            agent: row
+                .user_agent
+                .unwrap_or_else(|| "Unknown browser".to_owned()),
             address: row.client_addr.unwrap_or_default(),
             started: super::local_time(tz, row.created_ms, now),
             last_seen: super::local_time(tz, row.last_seen_ms, now),
@@ -81,7 +83,10 @@ pub(crate) async fn end_one(
         .await?
         .ok_or(PortalError::NotFound)?;
     portal.sessions.forget(&ended);
-    tracing::info!(user.id = session.user.id, "session ended from the session list");
+    tracing::info!(
+        user.id = session.user.id,
+        "session ended from the session list"
+    );
     if ended == session.id_hash {
         return Ok(signed_out(&headers));
     }
@@ -118,7 +123,11 @@ pub(crate) async fn end_all(
         .delete_sessions_of(session.user.id, None)
         .await?;
     portal.sessions.forget_user(session.user.id);
-    tracing::info!(user.id = session.user.id, ended = n, "signed out everywhere");
+    tracing::info!(
+        user.id = session.user.id,
+        ended = n,
+        "signed out everywhere"
+    );
     Ok(signed_out(&headers))
 }
 

@@ -132,7 +132,11 @@ pub(crate) async fn revoke(
     {
         return Err(PortalError::NotFound);
     }
-    tracing::info!(user.id = session.user.id, token.id = form.id, "personal access token revoked");
+    tracing::info!(
+        user.id = session.user.id,
+        token.id = form.id,
+        "personal access token revoked"
+    );
     Ok(Redirect::to("/account/tokens").into_response())
 }
 

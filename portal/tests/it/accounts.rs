@@ -62,7 +62,11 @@ async fn sign_in_as(
         Some(c) => format!("{pre}; {c}"),
         None => pre,
     };
-    let body = format!("login={}&password={}&csrf={token}", enc(login), enc(password));
+    let body = format!(
+        "login={}&password={}&csrf={token}",
+        enc(login),
+        enc(password)
+    );
     portal.post_form("/login", Some(&cookie), &body).await
 }
 
@@ -82,7 +86,15 @@ async fn page_csrf(portal: &TestPortal, path: &str, session: &str) -> (String, S
 #[tokio::test]
 async fn first_account_is_admin_then_registration_is_by_invitation() {
     let portal = TestPortal::empty().await;
-    let weak = register(&portal, "Grace", "grace", "grace@example.org", "password1234", "").await;
+    let weak = register(
+        &portal,
+        "Grace",
+        "grace",
+        "grace@example.org",
+        "password1234",
+        "",
+    )
+    .await;
     assert_eq!(weak.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(weak).await.contains("too easy to guess"));
 
@@ -98,7 +110,8 @@ async fn first_account_is_admin_then_registration_is_by_invitation() {
     assert_eq!(dash.headers()[header::LOCATION], "/onboarding");
     let (csrf, page) = page_csrf(&portal, "/onboarding", &session).await;
     assert!(page.contains("Vienna"));
-    let body = format!("csrf={csrf}&time_zone=Europe%2FVienna&units=imperial&height_ft=5&height_in=7");
+    let body =
+        format!("csrf={csrf}&time_zone=Europe%2FVienna&units=imperial&height_ft=5&height_in=7");
     let done = portal.post_form("/onboarding", Some(&session), &body).await;
     assert_eq!(done.headers()[header::LOCATION], "/dashboard");
     let profile = portal.store.profile(grace.person_id).await.unwrap();
@@ -144,7 +157,10 @@ async fn first_account_is_admin_then_registration_is_by_invitation() {
     // Only the admin reaches the household page.
     let kim_session = session_of(&portal, "kim", STRONG).await;
     assert_eq!(
-        portal.get("/admin/household", Some(&kim_session)).await.status(),
+        portal
+            .get("/admin/household", Some(&kim_session))
+            .await
+            .status(),
         StatusCode::FORBIDDEN
     );
 
@@ -159,7 +175,12 @@ async fn first_account_is_admin_then_registration_is_by_invitation() {
         .await;
     let open = register(&portal, "Mal", "mal", "mal@example.org", STRONG, "").await;
     assert_eq!(open.status(), StatusCode::SEE_OTHER);
-    let mal = portal.store.user_by_login("mal@example.org").await.unwrap().unwrap();
+    let mal = portal
+        .store
+        .user_by_login("mal@example.org")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(mal.role.as_str(), "adult");
     // Taken names are refused without saying which.
     let dup = register(&portal, "M2", "mal", "other@example.org", STRONG, "").await;
@@ -171,10 +192,15 @@ async fn cross_site_form_posts_are_refused() {
     let portal = TestPortal::new().await;
     // No token cookie at all, as a post from another site would arrive.
     for (path, body) in [
-        ("/login", format!("login=ada&password={}&csrf=x", enc(PASSWORD))),
+        (
+            "/login",
+            format!("login=ada&password={}&csrf=x", enc(PASSWORD)),
+        ),
         (
             "/register",
-            format!("name=E&username=eve&email=eve%40example.org&password={STRONG}&confirm={STRONG}&csrf=x"),
+            format!(
+                "name=E&username=eve&email=eve%40example.org&password={STRONG}&confirm={STRONG}&csrf=x"
+            ),
         ),
     ] {
         let r = portal.post_form(path, None, &body).await;
@@ -183,14 +209,24 @@ async fn cross_site_form_posts_are_refused() {
     // A signed-in browser tricked into posting without the session's token.
     let (session, _) = portal.sign_in().await;
     for (path, body) in [
-        ("/account/password", format!("current={}&password={STRONG}&confirm={STRONG}", enc(PASSWORD))),
+        (
+            "/account/password",
+            format!(
+                "current={}&password={STRONG}&confirm={STRONG}",
+                enc(PASSWORD)
+            ),
+        ),
         ("/account/sessions/end-all", String::new()),
         ("/account/tokens", "name=x&samples_read=1".to_owned()),
         ("/account/profile", "name=Eve".to_owned()),
         ("/logout", String::new()),
     ] {
         let r = portal
-            .post_form(path, Some(&session), &format!("{body}&csrf={}", "0".repeat(64)))
+            .post_form(
+                path,
+                Some(&session),
+                &format!("{body}&csrf={}", "0".repeat(64)),
+            )
             .await;
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
     }
@@ -232,7 +268,10 @@ async fn a_planted_session_id_never_becomes_signed_in() {
         .map(|v| v.to_str().unwrap().to_owned())
         .find(|v| v.starts_with("cohealth_session="))
         .unwrap();
-    assert!(raw.contains("HttpOnly") && raw.contains("SameSite=Lax"), "{raw}");
+    assert!(
+        raw.contains("HttpOnly") && raw.contains("SameSite=Lax"),
+        "{raw}"
+    );
 }
 
 #[tokio::test]
@@ -277,7 +316,10 @@ async fn sessions_are_listed_and_can_be_ended() {
     assert!(page.contains("(this one)"));
     // End the phone's session by its handle.
     let rows = portal.store.sessions_of(portal.user.id).await.unwrap();
-    let phone_row = rows.iter().find(|r| !page_is_current(&page, &r.id_hash)).unwrap();
+    let phone_row = rows
+        .iter()
+        .find(|r| !page_is_current(&page, &r.id_hash))
+        .unwrap();
     let handle: String = phone_row.id_hash.chars().take(16).collect();
     let ended = portal
         .post_form(
@@ -323,7 +365,11 @@ async fn sessions_are_listed_and_can_be_ended() {
     let b = session_of(&portal, "ada", PASSWORD).await;
     let (csrf, _) = page_csrf(&portal, "/account/sessions", &a).await;
     let all = portal
-        .post_form("/account/sessions/end-all", Some(&a), &format!("csrf={csrf}"))
+        .post_form(
+            "/account/sessions/end-all",
+            Some(&a),
+            &format!("csrf={csrf}"),
+        )
         .await;
     assert_eq!(all.headers()[header::LOCATION], "/login");
     for s in [&a, &b] {
