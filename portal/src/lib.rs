@@ -28,6 +28,7 @@ mod ops;
 mod pages;
 mod security;
 mod templates;
+mod units;
 
 use std::sync::Arc;
 

@@ -79,6 +79,8 @@ pub struct UserRow {
     pub totp_enabled_ms: Option<i64>,
     /// When the person finished onboarding (zone, height, units), if they did.
     pub onboarded_ms: Option<i64>,
+    /// `metric` or `imperial`: how the portal shows values.
+    pub units: String,
 }
 
 /// What `user add` needs.
@@ -109,6 +111,7 @@ type UserTuple = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    String,
 );
 
 macro_rules! user_select {
@@ -116,7 +119,7 @@ macro_rules! user_select {
         concat!(
             "SELECT u.id, u.person_id, u.email, u.username, u.password_hash, u.role,
                     p.time_zone, p.display_name, p.household_id,
-                    u.email_verified_ms, u.totp_enabled_ms, p.onboarded_ms
+                    u.email_verified_ms, u.totp_enabled_ms, p.onboarded_ms, p.units
              FROM app_user u JOIN person p ON p.id = u.person_id ",
             $where
         )
@@ -137,6 +140,7 @@ fn to_user(t: UserTuple) -> UserRow {
         email_verified_ms: t.9,
         totp_enabled_ms: t.10,
         onboarded_ms: t.11,
+        units: t.12,
     }
 }
 

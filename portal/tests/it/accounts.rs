@@ -555,3 +555,28 @@ async fn personal_tokens_are_scoped_revocable_and_expire() {
         .await;
     assert_eq!(stolen.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn imperial_units_show_pounds() {
+    let portal = TestPortal::new().await;
+    portal.seed().await;
+    let (session, csrf) = portal.sign_in().await;
+    let metric = text(portal.get("/dashboard?range=month", Some(&session)).await).await;
+    assert!(metric.contains(">kg<"), "weights in kg by default");
+    let done = portal
+        .post_form(
+            "/account/profile",
+            Some(&session),
+            &format!("csrf={csrf}&units=imperial"),
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let page = text(portal.get("/dashboard?range=month", Some(&session)).await).await;
+    assert!(page.contains(">lb<"), "the weight tile in pounds");
+    assert!(
+        page.contains("data-scale=\"2.20462"),
+        "live updates convert too"
+    );
+    // The latest seeded weight is 72.0 kg: 158.7 lb.
+    assert!(page.contains("158.7"), "72.0 kg shown as 158.7 lb");
+}

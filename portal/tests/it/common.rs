@@ -68,6 +68,7 @@ impl TestPortal {
                 email_verified_ms: None,
                 totp_enabled_ms: None,
                 onboarded_ms: None,
+                units: "metric".into(),
             }
         };
         let (live, _) = tokio::sync::broadcast::channel(64);
