@@ -144,11 +144,22 @@ pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> 
         .filter(|v| !v.is_empty())
 }
 
-/// Whether the browser reached us over TLS (directly or through a proxy that says so).
-pub(crate) fn over_tls(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+/// Whether the browser reached us over TLS: this server terminated it (the portal
+/// was built with [`crate::PortalOptions::tls`]), or a proxy in front says so in
+/// `X-Forwarded-Proto`. Cookies get `Secure` when it is true.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OverTls(pub bool);
+
+impl FromRequestParts<Portal> for OverTls {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, portal: &Portal) -> Result<Self, Self::Rejection> {
+        let forwarded = parts
+            .headers
+            .get("x-forwarded-proto")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+        Ok(OverTls(portal.tls || forwarded))
+    }
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, `Secure` behind TLS;
