@@ -28,6 +28,11 @@ pub struct TestPortal {
 impl TestPortal {
     /// A portal with one account (`ada@example.org`, Europe/Berlin) and no data.
     pub async fn new() -> TestPortal {
+        TestPortal::with_options(PortalOptions::default()).await
+    }
+
+    /// Like [`TestPortal::new`] with the given options (the clock is fixed anyway).
+    pub async fn with_options(options: PortalOptions) -> TestPortal {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(
             &dir.path().join("t.db").display().to_string(),
@@ -45,7 +50,7 @@ impl TestPortal {
         };
         let options = PortalOptions {
             clock: Clock::Fixed(NOW),
-            ..Default::default()
+            ..options
         };
         let app = cohealth_portal::router_with(state, options);
         TestPortal {

@@ -5,4 +5,5 @@
 mod api;
 mod common;
 mod pages;
+mod security;
 mod year;
