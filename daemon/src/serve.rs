@@ -157,10 +157,8 @@ async fn start_portal(
         hsts,
         ..Default::default()
     };
-    let ingest = cohealth_portal::with_security_headers(
-        crate::http_ingest::router(sink.clone()),
-        &options,
-    );
+    let ingest =
+        cohealth_portal::with_security_headers(crate::http_ingest::router(sink.clone()), &options);
     let app = cohealth_portal::router_with(state, options)
         .merge(ingest)
         .into_make_service_with_connect_info::<SocketAddr>();
@@ -169,8 +167,8 @@ async fn start_portal(
         let served = match tls {
             Some(tls) => {
                 // tap_io gives axum's ConnectInfo<SocketAddr> support to our listener.
-                let listener = crate::tls::TlsListener::new(listener, tls.config)
-                    .map(|l| l.tap_io(|_| {}));
+                let listener =
+                    crate::tls::TlsListener::new(listener, tls.config).map(|l| l.tap_io(|_| {}));
                 match listener {
                     Ok(listener) => {
                         axum::serve(listener, app)

@@ -56,7 +56,9 @@ pub fn self_signed(out: &Path, hosts: &[String], force: bool) -> anyhow::Result<
     let not_after = params.not_after;
 
     let key = KeyPair::generate().context("generating a key")?;
-    let cert = params.self_signed(&key).context("signing the certificate")?;
+    let cert = params
+        .self_signed(&key)
+        .context("signing the certificate")?;
     let fingerprint = Sha256::digest(cert.der())
         .iter()
         .map(|b| format!("{b:02X}"))

@@ -16,3 +16,4 @@ mod http_ingest;
 mod publisher;
 mod replay;
 mod serve;
+mod tls;

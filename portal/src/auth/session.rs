@@ -153,7 +153,10 @@ pub(crate) struct OverTls(pub bool);
 impl FromRequestParts<Portal> for OverTls {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, portal: &Portal) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        portal: &Portal,
+    ) -> Result<Self, Self::Rejection> {
         let forwarded = parts
             .headers
             .get("x-forwarded-proto")

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::auth::limits::Action;
 use crate::auth::password::{hash_password, needs_rehash, verify_password};
 use crate::auth::session::{
-    self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, cookie, lifetime_s, OverTls, set_cookie,
+    self, LOGIN_CSRF_COOKIE, OverTls, SESSION_COOKIE, Session, cookie, lifetime_s, set_cookie,
 };
 use crate::auth::{ClientAddr, random_hex, same_secret};
 use crate::{Portal, PortalError};

@@ -37,7 +37,11 @@ async fn answers(portal: &TestPortal) -> Vec<(String, StatusCode, HeaderMap)> {
         "/login",
     ] {
         let response = portal.get(uri, None).await;
-        out.push((uri.to_owned(), response.status(), response.headers().clone()));
+        out.push((
+            uri.to_owned(),
+            response.status(),
+            response.headers().clone(),
+        ));
     }
     out
 }
