@@ -91,6 +91,13 @@ fn init_logging(filter: &str) {
     {
         filter = filter.add_directive(quiet);
     }
+    // rustls warns about what clients send (odd alerts, unexpected messages):
+    // anyone can reach the HTTPS port, so that is debug material, not ours to warn about.
+    if !filter.to_string().contains("rustls")
+        && let Ok(quiet) = "rustls=error".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -377,6 +377,7 @@ mod tests {
                 s.portal.tls_key.as_deref(),
                 Some(Path::new("/etc/cohealth/key.pem"))
             );
+            jail.clear_env();
             jail.create_file("plain.toml", "[portal]\nhsts = \"on\"\n")?;
             let err =
                 Settings::load(Some(Path::new("plain.toml")), &Overrides::default()).unwrap_err();

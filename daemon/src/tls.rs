@@ -5,7 +5,8 @@
 //! run in their own tasks off the accept loop, so a slow or silent client cannot
 //! hold up everyone else; finished connections are handed to `axum::serve`
 //! through [`TlsListener`], which keeps graceful shutdown and the peer address
-//! (`ConnectInfo<SocketAddr>`) exactly as on plain HTTP.
+//! (`ConnectInfo<SocketAddr>`) exactly as on plain HTTP. A browser that comes
+//! with plain HTTP gets a short answer telling it to use https://.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,6 +19,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio_rustls::TlsAcceptor;
@@ -31,6 +33,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HANDSHAKES_AT_ONCE: usize = 256;
 
 /// A loaded certificate chain and key, ready to serve.
+#[derive(Debug)]
 pub struct TlsMaterial {
     /// The rustls configuration (HTTP/1.1 over ALPN).
     pub config: Arc<ServerConfig>,
@@ -153,6 +156,35 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
+/// What a plain-HTTP request to the HTTPS port gets: a short page saying so,
+/// rather than the browser's "connection reset".
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
+    Content-Type: text/plain; charset=utf-8\r\n\
+    X-Content-Type-Options: nosniff\r\n\
+    Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n\
+    Cache-Control: no-store\r\n\
+    Connection: close\r\n\
+    Content-Length: 56\r\n\r\n\
+    This address speaks HTTPS: put https:// in front of it.\n";
+
+/// Whether the client's first byte opens a TLS handshake record (0x16); false
+/// for anything else, a closed connection included.
+async fn starts_with_tls(stream: &TcpStream) -> bool {
+    let mut first = [0u8; 1];
+    matches!(stream.peek(&mut first).await, Ok(1) if first[0] == 0x16)
+}
+
+/// Reads what the client sent (so closing does not reset the connection before
+/// the answer arrives), answers [`PLAIN_HTTP_ANSWER`] and closes.
+async fn refuse_plain_http(mut stream: TcpStream) {
+    let mut request = [0u8; 4096];
+    if matches!(stream.read(&mut request).await, Ok(0) | Err(_)) {
+        return;
+    }
+    let _ = stream.write_all(PLAIN_HTTP_ANSWER).await;
+    let _ = stream.shutdown().await;
+}
+
 async fn accept_loop(
     tcp: TcpListener,
     acceptor: TlsAcceptor,
@@ -181,15 +213,56 @@ async fn accept_loop(
         tokio::spawn(async move {
             let _slot = slot;
             let _ = stream.set_nodelay(true);
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => {
+            let handshake = async {
+                if starts_with_tls(&stream).await {
+                    Some(acceptor.accept(stream).await)
+                } else {
+                    refuse_plain_http(stream).await;
+                    None
+                }
+            };
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake).await {
+                Ok(Some(Ok(tls))) => {
                     let _ = ready.send((tls, peer)).await;
                 }
-                // Scanners, plain HTTP on the HTTPS port, browsers rejecting a
-                // self-signed certificate: routine on a LAN, so debug only.
-                Ok(Err(e)) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                // Scanners, browsers rejecting a self-signed certificate: routine
+                // on a LAN, so debug only.
+                Ok(Some(Err(e))) => debug!(peer = %peer, error = %e, "TLS handshake failed"),
+                Ok(None) => debug!(peer = %peer, "plain HTTP on the HTTPS port"),
                 Err(_) => debug!(peer = %peer, "TLS handshake timed out"),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/tls")
+            .join(name)
+    }
+
+    #[test]
+    fn rsa_pkcs1_and_ec_sec1_keys_load() {
+        for (cert, key) in [("rsa.pem", "rsa-pkcs1.key"), ("ec.pem", "ec-sec1.key")] {
+            let loaded = load(&fixture(cert), &fixture(key)).unwrap();
+            assert!(loaded.self_signed, "{cert}");
+            assert_eq!(loaded.config.alpn_protocols, [b"http/1.1".to_vec()]);
+        }
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_named() {
+        let err = load(&fixture("rsa.pem"), &fixture("ec-sec1.key")).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("ec-sec1.key") && text.contains("does not fit"),
+            "{text}"
+        );
+        let err = load(&fixture("ec-sec1.key"), &fixture("ec-sec1.key")).unwrap_err();
+        assert!(err.to_string().contains("portal.tls_cert"), "{err}");
     }
 }

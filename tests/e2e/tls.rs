@@ -253,17 +253,28 @@ async fn a_self_signed_pair_serves_https_with_secure_cookies_and_no_hsts() {
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].client_addr.as_deref(), Some("127.0.0.1"));
 
-    // Plain HTTP on the HTTPS port gets no page, and the refused handshake is
-    // not worth a line at info.
+    // Plain HTTP on the HTTPS port gets only a note to use https://, and neither
+    // it nor the failed handshakes are worth a line at info.
     let mut plain = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     plain
         .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .await
         .unwrap();
     let mut raw = Vec::new();
-    // The server may reset the connection rather than close it.
-    let _ = plain.read_to_end(&mut raw).await;
-    assert!(!raw.starts_with(b"HTTP/1.1"), "plain HTTP was answered");
+    plain.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8_lossy(&raw);
+    assert!(raw.starts_with("HTTP/1.1 400"), "{raw}");
+    assert!(raw.ends_with("put https:// in front of it.\n"), "{raw}");
+    assert!(!raw.contains("cohealth_login_csrf"), "{raw}");
+    // A client that does not trust the certificate gets nowhere.
+    let other = dir.path().join("other");
+    std::fs::create_dir(&other).unwrap();
+    let (other_ca, _, _) = ca_and_leaf(&other);
+    let tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let refused = connector(&other_ca)
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await;
+    assert!(refused.is_err(), "a certificate nobody vouched for");
     let healthz = get(&tls, app.addr, "localhost", "/healthz").await;
     assert_eq!((healthz.status, healthz.body.as_str()), (200, "ok\n"));
     let log = app.log();
