@@ -33,6 +33,8 @@ pub struct Settings {
     pub pending: PendingSection,
     /// The Bluetooth LE connection manager.
     pub ble: BleSection,
+    /// The portal's HTTPS.
+    pub portal: PortalSection,
     /// Devices to claim at start (the store is the truth afterwards).
     pub claims: Vec<ClaimSection>,
 }
@@ -75,6 +77,31 @@ pub struct PendingSection {
     pub max_samples: i64,
 }
 
+/// `[portal]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalSection {
+    /// Certificate chain (PEM, leaf first); with `tls_key`, the portal speaks HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, RSA or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// Whether to send `Strict-Transport-Security`.
+    pub hsts: Hsts,
+}
+
+/// `portal.hsts`: when browsers are told to insist on HTTPS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Hsts {
+    /// Only with a certificate that is not self-signed.
+    #[default]
+    Auto,
+    /// Whenever the portal serves HTTPS, even with a self-signed certificate.
+    On,
+    /// Never.
+    Off,
+}
+
 /// One `[[claims]]` entry.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,6 +140,7 @@ impl Default for Settings {
             mqtt: MqttSection::default(),
             pending: PendingSection::default(),
             ble: BleSection::default(),
+            portal: PortalSection::default(),
             claims: Vec::new(),
         }
     }
@@ -215,6 +243,15 @@ impl Settings {
         anyhow::ensure!(
             known,
             "configuration key `database`: use a file path, sqlite://… or postgres://…"
+        );
+        let p = &self.portal;
+        anyhow::ensure!(
+            p.tls_cert.is_some() == p.tls_key.is_some(),
+            "configuration keys `portal.tls_cert` and `portal.tls_key`: set both (HTTPS) or neither (HTTP)"
+        );
+        anyhow::ensure!(
+            p.hsts != Hsts::On || p.tls_cert.is_some(),
+            "configuration key `portal.hsts`: \"on\" needs HTTPS (`portal.tls_cert` and `portal.tls_key`)"
         );
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|e| anyhow::anyhow!("configuration key `log`: {e}"))?;
@@ -320,6 +357,35 @@ mod tests {
             jail.set_env("COHEALTH_LOG", "nonsense[[");
             let err = Settings::load(None, &Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("`log`"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tls_settings_come_in_pairs() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[portal]\ntls_cert = \"/etc/cohealth/cert.pem\"\nhsts = \"off\"\n",
+            )?;
+            let err = Settings::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("portal.tls_key"), "{err}");
+            jail.set_env("COHEALTH_PORTAL__TLS_KEY", "/etc/cohealth/key.pem");
+            let s = Settings::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap();
+            assert_eq!(s.portal.hsts, Hsts::Off);
+            assert_eq!(
+                s.portal.tls_key.as_deref(),
+                Some(Path::new("/etc/cohealth/key.pem"))
+            );
+            jail.clear_env();
+            jail.create_file("plain.toml", "[portal]\nhsts = \"on\"\n")?;
+            let err =
+                Settings::load(Some(Path::new("plain.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("portal.hsts"), "{err}");
+            jail.create_file("typo.toml", "[portal]\nhsts = \"yes\"\n")?;
+            let err =
+                Settings::load(Some(Path::new("typo.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("portal.hsts"), "{err}");
             Ok(())
         });
     }

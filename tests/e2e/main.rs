@@ -17,3 +17,4 @@ mod log_secrets;
 mod publisher;
 mod replay;
 mod serve;
+mod tls;

@@ -107,7 +107,10 @@ mod tests {
         // The person's own email is no password, however long it is.
         let email = "annabelsmith@example.org";
         assert!(check_strength(email, &[email]).is_err());
-        assert!(check_strength(email, &[]).is_ok(), "only the personal input makes it weak");
+        assert!(
+            check_strength(email, &[]).is_ok(),
+            "only the personal input makes it weak"
+        );
         assert!(check_strength("violet kettle drums orbit", &[]).is_ok());
         assert!(check_strength(&"x".repeat(200), &[]).is_err());
     }

@@ -17,7 +17,7 @@ use crate::auth::ClientAddr;
 use crate::auth::limits::Action;
 use crate::auth::password::{hash_password, needs_rehash, verify_password};
 use crate::auth::session::{
-    self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, lifetime_s, over_tls, set_cookie,
+    self, LOGIN_CSRF_COOKIE, OverTls, SESSION_COOKIE, Session, lifetime_s, set_cookie,
 };
 use crate::{Portal, PortalError};
 
@@ -40,12 +40,13 @@ pub(crate) struct CsrfForm {
 /// `GET /login`.
 pub(crate) async fn form(
     session: Result<Session, PortalError>,
+    tls: OverTls,
     headers: HeaderMap,
 ) -> Result<Response, PortalError> {
     if session.is_ok() {
         return Ok(Redirect::to("/dashboard").into_response());
     }
-    login_page(&headers, StatusCode::OK, "", None)
+    login_page(&headers, tls, StatusCode::OK, "", None)
 }
 
 /// `POST /login`.
@@ -53,6 +54,7 @@ pub(crate) async fn submit(
     State(portal): State<Portal>,
     headers: HeaderMap,
     client: ClientAddr,
+    tls: OverTls,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PortalError> {
     session::check_anon_csrf(&headers, &form.csrf)?;
@@ -60,6 +62,7 @@ pub(crate) async fn submit(
     else {
         return login_page(
             &headers,
+            tls,
             StatusCode::UNAUTHORIZED,
             &form.login,
             Some(PortalError::BadCredentials),
@@ -68,7 +71,7 @@ pub(crate) async fn submit(
     let id = session::begin(&portal, user.id, SessionStage::Full, &headers, client).await?;
     tracing::info!(user.id = user.id, person.id = user.person_id, "signed in");
 
-    let secure = over_tls(&headers);
+    let OverTls(secure) = tls;
     let mut response = Redirect::to("/dashboard").into_response();
     let h = response.headers_mut();
     h.append(
@@ -86,7 +89,7 @@ pub(crate) async fn submit(
 pub(crate) async fn logout(
     State(portal): State<Portal>,
     session: Session,
-    headers: HeaderMap,
+    tls: OverTls,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PortalError> {
     session.check_csrf(&form.csrf)?;
@@ -94,7 +97,7 @@ pub(crate) async fn logout(
     portal.app.store.delete_session(&session.id_hash).await?;
     tracing::info!(user.id = session.user.id, "signed out");
     let mut response = Redirect::to("/login").into_response();
-    let cleared = set_cookie(SESSION_COOKIE, "", 0, over_tls(&headers));
+    let cleared = set_cookie(SESSION_COOKIE, "", 0, tls.0);
     response.headers_mut().append(header::SET_COOKIE, cleared);
     Ok(response)
 }
@@ -160,6 +163,7 @@ pub(crate) async fn check_password(
 /// The sign-in page, with a fresh form token unless the browser holds one.
 fn login_page(
     headers: &HeaderMap,
+    tls: OverTls,
     status: StatusCode,
     login: &str,
     error: Option<PortalError>,
@@ -174,7 +178,7 @@ fn login_page(
     };
     let mut response = super::html("login.html", context)?;
     *response.status_mut() = status;
-    let cookie = session::anon_csrf_cookie(&token, headers);
+    let cookie = session::anon_csrf_cookie(&token, tls.0);
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }

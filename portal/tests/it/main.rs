@@ -6,4 +6,5 @@ mod accounts;
 mod api;
 mod common;
 mod pages;
+mod security;
 mod year;
