@@ -23,6 +23,7 @@ mod people;
 mod personal_tokens;
 mod query;
 mod rollup;
+mod sharing;
 mod tokens;
 mod tx;
 
@@ -46,6 +47,7 @@ pub use metrics::{metric_from_id, metric_id};
 pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, UserRow};
 pub use personal_tokens::PersonalTokenRow;
 pub use query::{Bucket, SampleRow, SeriesPoint};
+pub use sharing::{AuditEntry, AuditRow, Category, GrantRow, PersonFacts};
 pub use rollup::{Agg, RawPoint, day_start, local_days, minute_aggregates};
 
 /// Everything that can go wrong in the store.
