@@ -147,6 +147,9 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
             get(pages::tokens::page).post(pages::tokens::create),
         )
         .route("/account/tokens/revoke", post(pages::tokens::revoke))
+        .route("/sharing", get(pages::sharing::page))
+        .route("/sharing/grant", post(pages::sharing::grant))
+        .route("/sharing/revoke", post(pages::sharing::revoke))
         .route("/admin/household", get(pages::admin::page))
         .route(
             "/admin/household/registration",

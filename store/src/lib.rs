@@ -47,8 +47,8 @@ pub use metrics::{metric_from_id, metric_id};
 pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, UserRow};
 pub use personal_tokens::PersonalTokenRow;
 pub use query::{Bucket, SampleRow, SeriesPoint};
-pub use sharing::{AuditEntry, AuditRow, Category, GrantRow, PersonFacts};
 pub use rollup::{Agg, RawPoint, day_start, local_days, minute_aggregates};
+pub use sharing::{AuditEntry, AuditRow, Category, GrantRow, PersonFacts};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -148,7 +148,17 @@ pub struct PersonFacts {
     pub managed_by: Option<i64>,
 }
 
-type GrantTuple = (i64, i64, String, i64, String, String, Option<i64>, i64, Option<i64>);
+type GrantTuple = (
+    i64,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    Option<i64>,
+    i64,
+    Option<i64>,
+);
 
 fn to_grant(t: GrantTuple) -> Option<GrantRow> {
     Some(GrantRow {
@@ -184,13 +194,15 @@ impl Store {
             "SELECT p.id, p.household_id, p.display_name, u.role, p.managed_by
              FROM person p LEFT JOIN app_user u ON u.person_id = p.id WHERE p.id = $1",
         ).bind(person).fetch_optional(p).await?);
-        Ok(row.map(|(id, household_id, display_name, role, managed_by)| PersonFacts {
-            id,
-            household_id,
-            display_name,
-            role: role.as_deref().map(Role::parse),
-            managed_by,
-        }))
+        Ok(row.map(
+            |(id, household_id, display_name, role, managed_by)| PersonFacts {
+                id,
+                household_id,
+                display_name,
+                role: role.as_deref().map(Role::parse),
+                managed_by,
+            },
+        ))
     }
 
     /// Gives `grantee` read access to `owner`'s `category` until `until_ms`
@@ -206,7 +218,9 @@ impl Store {
         now_ms: i64,
     ) -> Result<i64> {
         if owner == grantee {
-            return Err(StoreError::Invalid("grant: a person already reads their own data".into()));
+            return Err(StoreError::Invalid(
+                "grant: a person already reads their own data".into(),
+            ));
         }
         let mut tx = self.begin_write().await?;
         let id: i64 = crate::tx::on_tx!(&mut tx, t => {
@@ -283,21 +297,29 @@ impl Store {
 
     /// The audit entries about `subject`, newest first.
     pub async fn audit_log_of(&self, subject: i64, limit: i64) -> Result<Vec<AuditRow>> {
-        let rows: Vec<(i64, Option<i64>, String, String, Option<String>, Option<String>)> =
-            on_pool!(self, p => sqlx::query_as(
+        let rows: Vec<(
+            i64,
+            Option<i64>,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        )> = on_pool!(self, p => sqlx::query_as(
                 "SELECT ts_ms, actor_person, actor_name, action, category, detail FROM audit_log
                  WHERE subject_person = $1 ORDER BY ts_ms DESC, id DESC LIMIT $2",
             ).bind(subject).bind(limit).fetch_all(p).await?);
         Ok(rows
             .into_iter()
-            .map(|(ts_ms, actor_person, actor_name, action, category, detail)| AuditRow {
-                ts_ms,
-                actor_person,
-                actor_name,
-                action,
-                category,
-                detail,
-            })
+            .map(
+                |(ts_ms, actor_person, actor_name, action, category, detail)| AuditRow {
+                    ts_ms,
+                    actor_person,
+                    actor_name,
+                    action,
+                    category,
+                    detail,
+                },
+            )
             .collect())
     }
 

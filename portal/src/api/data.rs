@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::ApiUser;
 use crate::auth::access::{Access, authorize};
 use crate::auth::scopes::Scope;
-use cohealth_store::Category;
 use crate::{Portal, PortalError};
+use cohealth_store::Category;
 
 const MAX_SAMPLES: i64 = 100_000;
 const MAX_SPAN_DAYS: i64 = 400;
@@ -97,7 +97,15 @@ async fn check(
         .ok_or_else(|| PortalError::BadRequest(format!("unknown metric `{}`", q.metric)))?;
     let person = q.person.unwrap_or(user.user.person_id);
     let detail = format!("{route} {}", metric.as_str());
-    authorize(portal, &user.user, person, Category::of(metric), Access::Read, &detail).await?;
+    authorize(
+        portal,
+        &user.user,
+        person,
+        Category::of(metric),
+        Access::Read,
+        &detail,
+    )
+    .await?;
     let (from_ms, to_ms) = (rfc3339(&q.from, "from")?, rfc3339(&q.to, "to")?);
     if to_ms <= from_ms || to_ms - from_ms > MAX_SPAN_DAYS * 86_400_000 {
         return Err(PortalError::BadRequest(format!(

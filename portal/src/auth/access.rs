@@ -144,7 +144,10 @@ pub(crate) struct Viewable {
 
 /// Everyone whose data `actor` may read: themselves, the household's children
 /// (for adults) and the owners of live grants.
-pub(crate) async fn viewable(portal: &Portal, actor: &UserRow) -> Result<Vec<Viewable>, PortalError> {
+pub(crate) async fn viewable(
+    portal: &Portal,
+    actor: &UserRow,
+) -> Result<Vec<Viewable>, PortalError> {
     let store = &portal.app.store;
     let all: Vec<&'static str> = Category::ALL.iter().map(|c| c.as_str()).collect();
     let mut out = vec![Viewable {

@@ -97,7 +97,11 @@ pub(crate) async fn page(
             }
         }
         if allowed.is_empty() {
-            tracing::info!(user.id = user.id, subject.person = subject, "dashboard refused");
+            tracing::info!(
+                user.id = user.id,
+                subject.person = subject,
+                "dashboard refused"
+            );
             return Err(PortalError::Forbidden);
         }
         let person = portal
@@ -175,10 +179,7 @@ async fn tiles(
     let mut out = Vec::with_capacity(dashboard.tiles.len());
     for tile in dashboard.tiles.iter().filter(|t| view.shows(t.metric)) {
         let (value, at) = match tile.show {
-            Figure::Latest => match store
-                .latest_sample(view.person, tile.metric, now)
-                .await?
-            {
+            Figure::Latest => match store.latest_sample(view.person, tile.metric, now).await? {
                 Some(s) => (Some(s.value), Some(super::local_time(tz, s.ts_ms, now))),
                 None => (None, None),
             },

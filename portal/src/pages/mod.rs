@@ -9,6 +9,7 @@ pub(crate) mod devices;
 pub(crate) mod login;
 pub(crate) mod register;
 pub(crate) mod sessions;
+pub(crate) mod sharing;
 pub(crate) mod tokens;
 
 use axum::http::header;
