@@ -231,8 +231,8 @@ pub(crate) async fn set_role(
     session.check_csrf(&form.csrf)?;
     let store = &portal.app.store;
     let household = session.user.household_id;
-    let role = parse_role(&form.role)
-        .ok_or_else(|| PortalError::BadRequest("unknown role".to_owned()))?;
+    let role =
+        parse_role(&form.role).ok_or_else(|| PortalError::BadRequest("unknown role".to_owned()))?;
     let target = store
         .members(household)
         .await?
@@ -244,12 +244,24 @@ pub(crate) async fn set_role(
         && store.admin_count(household).await? <= 1
     {
         let error = Some("The household needs an admin: make someone else admin first.".to_owned());
-        return render(&portal, &session, StatusCode::UNPROCESSABLE_ENTITY, error, None).await;
+        return render(
+            &portal,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            error,
+            None,
+        )
+        .await;
     }
     store.set_role(form.user, role).await?;
     store.delete_sessions_of(form.user, None).await?;
     portal.sessions.forget_user(form.user);
-    tracing::info!(user.id = session.user.id, member.user = form.user, role = role.as_str(), "role changed");
+    tracing::info!(
+        user.id = session.user.id,
+        member.user = form.user,
+        role = role.as_str(),
+        "role changed"
+    );
     Ok(Redirect::to("/admin/household").into_response())
 }
 
@@ -281,12 +293,23 @@ pub(crate) async fn add_person(
         .await
     {
         Ok(person) => {
-            tracing::info!(user.id = session.user.id, person.id = person, "person without an account added");
+            tracing::info!(
+                user.id = session.user.id,
+                person.id = person,
+                "person without an account added"
+            );
             Ok(Redirect::to("/admin/household").into_response())
         }
         Err(cohealth_store::StoreError::Invalid(why)) => {
             let error = Some(format!("Please check the {why}."));
-            render(&portal, &session, StatusCode::UNPROCESSABLE_ENTITY, error, None).await
+            render(
+                &portal,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                error,
+                None,
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -318,7 +341,8 @@ pub(crate) async fn claim_for(
             Ok(Redirect::to("/admin/household").into_response())
         }
         Err(cohealth_store::StoreError::Conflict(_)) => {
-            let error = Some("That device belongs to someone else; they must release it first.".to_owned());
+            let error =
+                Some("That device belongs to someone else; they must release it first.".to_owned());
             render(&portal, &session, StatusCode::CONFLICT, error, None).await
         }
         Err(e) => Err(e.into()),
