@@ -38,7 +38,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, Profile};
+pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, NewInvitation, Profile};
 pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
 pub use devices::{ClaimOutcome, DeviceRow};

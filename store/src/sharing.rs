@@ -148,6 +148,15 @@ pub struct PersonFacts {
     pub managed_by: Option<i64>,
 }
 
+type FactsTuple = (i64, i64, String, Option<String>, Option<i64>);
+type AuditTuple = (
+    i64,
+    Option<i64>,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
 type GrantTuple = (
     i64,
     i64,
@@ -190,7 +199,7 @@ macro_rules! grant_select {
 impl Store {
     /// Facts about one person: household, role, manager.
     pub async fn person_facts(&self, person: i64) -> Result<Option<PersonFacts>> {
-        let row: Option<(i64, i64, String, Option<String>, Option<i64>)> = on_pool!(self, p => sqlx::query_as(
+        let row: Option<FactsTuple> = on_pool!(self, p => sqlx::query_as(
             "SELECT p.id, p.household_id, p.display_name, u.role, p.managed_by
              FROM person p LEFT JOIN app_user u ON u.person_id = p.id WHERE p.id = $1",
         ).bind(person).fetch_optional(p).await?);
@@ -297,14 +306,7 @@ impl Store {
 
     /// The audit entries about `subject`, newest first.
     pub async fn audit_log_of(&self, subject: i64, limit: i64) -> Result<Vec<AuditRow>> {
-        let rows: Vec<(
-            i64,
-            Option<i64>,
-            String,
-            String,
-            Option<String>,
-            Option<String>,
-        )> = on_pool!(self, p => sqlx::query_as(
+        let rows: Vec<AuditTuple> = on_pool!(self, p => sqlx::query_as(
                 "SELECT ts_ms, actor_person, actor_name, action, category, detail FROM audit_log
                  WHERE subject_person = $1 ORDER BY ts_ms DESC, id DESC LIMIT $2",
             ).bind(subject).bind(limit).fetch_all(p).await?);

@@ -170,15 +170,15 @@ pub(crate) async fn invite(
     portal
         .app
         .store
-        .create_invitation(
-            &hash_session_id(&token),
-            session.user.household_id,
+        .create_invitation(&cohealth_store::NewInvitation {
+            token_hash: &hash_session_id(&token),
+            household: session.user.household_id,
             role,
-            email.as_deref(),
-            session.user.id,
-            now,
-            now + days * 86_400_000,
-        )
+            email: email.as_deref(),
+            created_by: session.user.id,
+            now_ms: now,
+            expires_ms: now + days * 86_400_000,
+        })
         .await?;
     tracing::info!(
         user.id = session.user.id,
