@@ -12,6 +12,7 @@
 //! - `templates`, `assets`, `security`: the skeleton every page reuses.
 //! - [`PortalError`]: the one error type; 4xx render a page, 5xx are logged once.
 //! - `ops`: health check and Prometheus counters.
+//! - [`mail`]: outgoing email (reset and verification links), off without SMTP.
 //!
 //! The portal reads the same [`Store`] the daemon writes; it never talks to MQTT
 //! or Bluetooth itself.
@@ -24,6 +25,7 @@ mod clock;
 mod dashboards;
 mod error;
 mod live;
+pub mod mail;
 mod ops;
 mod pages;
 mod security;
@@ -60,6 +62,11 @@ pub struct PortalOptions {
     pub clock: Clock,
     /// Cancelled at shutdown, so that open live streams end and the server can stop.
     pub stop: CancellationToken,
+    /// Outgoing mail; `None` when no SMTP server is configured (mail is off).
+    pub mailer: Option<mail::Mailer>,
+    /// The portal's address as people reach it (`https://hub.example.org`), the
+    /// base of links in emails.
+    pub public_url: String,
 }
 
 /// The router's state: the shared [`AppState`] plus the portal's own parts.
@@ -73,6 +80,8 @@ pub(crate) struct Portal {
     pub dashboard_cache: Arc<pages::cache::DashboardCache>,
     pub sessions: Arc<auth::session_cache::SessionCache>,
     pub limits: Arc<auth::limits::Limiter>,
+    pub mail: Option<mail::Mailer>,
+    pub public_url: Arc<str>,
 }
 
 impl FromRef<Portal> for AppState {
@@ -97,11 +106,24 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         stop: options.stop,
         dashboard: Arc::new(Dashboard::default_set()),
         jwt_key: Arc::default(),
+        mail: options.mailer,
+        public_url: options.public_url.into(),
     };
     Router::new()
         .route("/", get(pages::home))
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))
+        .route(
+            "/forgot",
+            get(pages::recovery::forgot_form).post(pages::recovery::forgot_submit),
+        )
+        .route(
+            "/reset/{token}",
+            get(pages::recovery::reset_form).post(pages::recovery::reset_submit),
+        )
+        .route("/verify", get(pages::recovery::verify_page))
+        .route("/verify/resend", post(pages::recovery::verify_resend))
+        .route("/verify/{token}", get(pages::recovery::verify_link))
         .route("/dashboard", get(pages::dashboard::page))
         .route("/devices", get(pages::devices::page))
         .route("/devices/claim", post(pages::devices::claim))

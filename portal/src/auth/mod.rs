@@ -1,6 +1,7 @@
 //! Accounts: password hashing, browser sessions with CSRF tokens, and bearer
 //! tokens for API clients.
 
+pub mod email_token;
 pub mod jwt;
 pub(crate) mod limits;
 pub mod password;

@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cohealth_store::{SessionStage, UserRow};
@@ -37,15 +37,29 @@ pub(crate) struct CsrfForm {
     csrf: String,
 }
 
+/// `GET /login`'s query: `?notice=…` names a message from another page.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LoginQuery {
+    #[serde(default)]
+    notice: Option<String>,
+}
+
 /// `GET /login`.
 pub(crate) async fn form(
     session: Result<Session, PortalError>,
     headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
 ) -> Result<Response, PortalError> {
     if session.is_ok() {
         return Ok(Redirect::to("/dashboard").into_response());
     }
-    login_page(&headers, StatusCode::OK, "", None)
+    let notice = match query.notice.as_deref() {
+        Some(super::recovery::PASSWORD_SET_NOTICE) => {
+            Some("Your new password is set and every earlier session has ended. Sign in with it.")
+        }
+        _ => None,
+    };
+    login_page(&headers, StatusCode::OK, "", None, notice)
 }
 
 /// `POST /login`.
@@ -66,6 +80,7 @@ pub(crate) async fn submit(
             StatusCode::UNAUTHORIZED,
             &form.login,
             Some(PortalError::BadCredentials),
+            None,
         );
     };
     let id = session::begin(&portal, user.id, SessionStage::Full, &headers, client).await?;
@@ -166,6 +181,7 @@ fn login_page(
     status: StatusCode,
     login: &str,
     error: Option<PortalError>,
+    notice: Option<&str>,
 ) -> Result<Response, PortalError> {
     let token = match cookie(headers, LOGIN_CSRF_COOKIE) {
         Some(t) if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) => t.to_owned(),
@@ -176,6 +192,7 @@ fn login_page(
         csrf => &token,
         login => login,
         error => error.map(|e| e.to_string()),
+        notice => notice,
         asset_v => crate::assets::version(),
     };
     let mut response = super::html("login.html", context)?;

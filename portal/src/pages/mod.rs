@@ -5,6 +5,7 @@ pub(crate) mod cache;
 pub(crate) mod dashboard;
 pub(crate) mod devices;
 pub(crate) mod login;
+pub(crate) mod recovery;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
