@@ -209,13 +209,9 @@ fn reset_page(
         error => error,
         asset_v => crate::assets::version(),
     };
-    let mut response = with_form_token(headers, status, "reset.html", context)?;
-    // The token is in the URL: never send it on as a referrer.
-    response.headers_mut().insert(
-        header::REFERRER_POLICY,
-        header::HeaderValue::from_static("no-referrer"),
-    );
-    Ok(response)
+    // The token is in the URL; the portal-wide Referrer-Policy (same-origin)
+    // keeps it from other sites.
+    with_form_token(headers, status, "reset.html", context)
 }
 
 /// `POST /reset/{token}`: sets the new password, ends every session of the

@@ -13,6 +13,8 @@ use tower::ServiceExt;
 /// Wednesday 2026-11-04 13:30:00 UTC (14:30 in Berlin).
 pub const NOW: i64 = 1_793_799_000_000;
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The base of links in test mails.
+pub const PUBLIC_URL: &str = "http://hub.test";
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
@@ -28,6 +30,12 @@ pub struct TestPortal {
 impl TestPortal {
     /// A portal with one account (`ada@example.org`, Europe/Berlin) and no data.
     pub async fn new() -> TestPortal {
+        TestPortal::with_mail(None).await
+    }
+
+    /// Like [`TestPortal::new`], sending mail with `mailer` and links to
+    /// [`PUBLIC_URL`].
+    pub async fn with_mail(mailer: Option<cohealth_portal::mail::Mailer>) -> TestPortal {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(
             &dir.path().join("t.db").display().to_string(),
@@ -45,6 +53,8 @@ impl TestPortal {
         };
         let options = PortalOptions {
             clock: Clock::Fixed(NOW),
+            mailer,
+            public_url: PUBLIC_URL.into(),
             ..Default::default()
         };
         let app = cohealth_portal::router_with(state, options);

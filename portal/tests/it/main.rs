@@ -4,5 +4,10 @@
 
 mod api;
 mod common;
+mod mail;
 mod pages;
 mod year;
+
+#[path = "../../../tests/e2e/smtp_sink.rs"]
+#[allow(dead_code, reason = "shared with the e2e tests")]
+mod smtp_sink;
