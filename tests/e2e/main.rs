@@ -13,6 +13,8 @@ mod bluez;
 mod broker_auth;
 mod harness;
 mod http_ingest;
+mod mail;
 mod publisher;
 mod replay;
 mod serve;
+mod smtp_sink;
