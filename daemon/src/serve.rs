@@ -144,7 +144,10 @@ async fn start_portal(
             None
         }
     };
-    if mailer.is_some() && settings.portal.public_url.is_empty() && settings.listen.ip().is_unspecified() {
+    if mailer.is_some()
+        && settings.portal.public_url.is_empty()
+        && settings.listen.ip().is_unspecified()
+    {
         warn!(
             portal.public_url = %settings.public_url(),
             "links in emails point at an unspecified address; set portal.public_url"

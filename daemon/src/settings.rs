@@ -424,7 +424,10 @@ mod tests {
             assert_eq!(s.public_url(), "https://hub.example.org");
             let shown = s.to_toml_hidden().unwrap();
             assert!(!shown.contains("smtp-sentinel-pw"), "{shown}");
-            assert!(shown.contains("[portal.smtp]") && shown.contains("(hidden)"), "{shown}");
+            assert!(
+                shown.contains("[portal.smtp]") && shown.contains("(hidden)"),
+                "{shown}"
+            );
 
             jail.set_env("COHEALTH_PORTAL__SMTP__URL", "imap://mail.example.org");
             let err = Settings::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap_err();

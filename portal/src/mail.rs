@@ -257,8 +257,7 @@ impl Mailer {
     }
 
     async fn deliver(&self, kind: &'static str, message: Message) -> Result<(), MailError> {
-        let outcome = match tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await
-        {
+        let outcome = match tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(MailError::Smtp(e)),
             Err(_) => Err(MailError::Timeout),
@@ -272,7 +271,11 @@ impl Mailer {
                 self.stats.failed.fetch_add(1, Ordering::Relaxed);
                 // The server's reply can quote the address: only the kind of
                 // failure at warn, the whole error at debug.
-                tracing::warn!(mail.kind = kind, mail.failure = failure_kind(e), "mail not sent");
+                tracing::warn!(
+                    mail.kind = kind,
+                    mail.failure = failure_kind(e),
+                    "mail not sent"
+                );
                 tracing::debug!(mail.kind = kind, error = %e, "mail failure detail");
             }
         }
@@ -302,9 +305,15 @@ mod tests {
         let e = parse_url("smtp+starttls://mail.example.org").unwrap();
         assert_eq!((e.security, e.port), (Security::StartTls, 587));
         let e = parse_url("smtps://mail.example.org:2465/").unwrap();
-        assert_eq!((e.security, e.host.as_str(), e.port), (Security::Wrapper, "mail.example.org", 2465));
+        assert_eq!(
+            (e.security, e.host.as_str(), e.port),
+            (Security::Wrapper, "mail.example.org", 2465)
+        );
         let e = parse_url("smtp://[::1]:2525").unwrap();
-        assert_eq!((e.security, e.host.as_str(), e.port), (Security::Plain, "::1", 2525));
+        assert_eq!(
+            (e.security, e.host.as_str(), e.port),
+            (Security::Plain, "::1", 2525)
+        );
         for bad in [
             "mail.example.org",
             "http://x",

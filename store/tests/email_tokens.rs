@@ -138,10 +138,19 @@ async fn expired_and_superseded_tokens_are_refused(backend: Backend) {
         Some(ann.id)
     );
     assert_eq!(
-        s.user_by_id(ann.id).await.unwrap().unwrap().email_verified_ms,
+        s.user_by_id(ann.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified_ms,
         Some(T0 + 3 * MIN)
     );
-    assert_eq!(s.verify_email_with_token("ver", T0 + 4 * MIN).await.unwrap(), None);
+    assert_eq!(
+        s.verify_email_with_token("ver", T0 + 4 * MIN)
+            .await
+            .unwrap(),
+        None
+    );
 
     // Voiding ends every unused link of the purpose.
     token(s, "v2", &ann, TokenPurpose::Verify, T0).await;
@@ -159,7 +168,10 @@ async fn expired_and_superseded_tokens_are_refused(backend: Backend) {
         None
     );
 }
-both_backends!(expired_superseded, expired_and_superseded_tokens_are_refused);
+both_backends!(
+    expired_superseded,
+    expired_and_superseded_tokens_are_refused
+);
 
 async fn racing_clicks_spend_a_token_once(backend: Backend) {
     let t = fresh(backend, Limits::default()).await;

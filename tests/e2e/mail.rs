@@ -92,8 +92,14 @@ fn location(head: &str) -> &str {
 async fn user_reset_prints_a_link_that_works() {
     let dead_broker = format!("mqtt://127.0.0.1:{}", free_port());
     let app = App::configure(&dead_broker, "");
-    app.cli(&["user", "add", "ann@example.org"], &format!("{OLD_PASSWORD}\n"));
-    let out = app.command(&["user", "reset", "nobody@example.org"]).output().unwrap();
+    app.cli(
+        &["user", "add", "ann@example.org"],
+        &format!("{OLD_PASSWORD}\n"),
+    );
+    let out = app
+        .command(&["user", "reset", "nobody@example.org"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "unknown account");
     assert!(String::from_utf8_lossy(&out.stderr).contains("no account"));
 
@@ -101,8 +107,16 @@ async fn user_reset_prints_a_link_that_works() {
     let link = app.cli(&["user", "reset", "ann@example.org"], "");
     let base = format!("http://{}/reset/", app.addr);
     assert!(link.trim().starts_with(&base), "{link}");
-    let path = link.trim().strip_prefix(&format!("http://{}", app.addr)).unwrap().to_owned();
-    let stale = first.trim().strip_prefix(&format!("http://{}", app.addr)).unwrap().to_owned();
+    let path = link
+        .trim()
+        .strip_prefix(&format!("http://{}", app.addr))
+        .unwrap()
+        .to_owned();
+    let stale = first
+        .trim()
+        .strip_prefix(&format!("http://{}", app.addr))
+        .unwrap()
+        .to_owned();
 
     let app = app.spawn_serve();
     let (status, _, _) = request(app.addr, "GET", &stale, None, "").await;
@@ -110,8 +124,16 @@ async fn user_reset_prints_a_link_that_works() {
     let (status, head) = reset_with(app.addr, &path, NEW_PASSWORD).await;
     assert_eq!(status, 303, "{head}");
     assert_eq!(location(&head), "/login?notice=password-set");
-    assert!(sign_in(app.addr, "ann@example.org", OLD_PASSWORD).await.is_none());
-    assert!(sign_in(app.addr, "ann@example.org", NEW_PASSWORD).await.is_some());
+    assert!(
+        sign_in(app.addr, "ann@example.org", OLD_PASSWORD)
+            .await
+            .is_none()
+    );
+    assert!(
+        sign_in(app.addr, "ann@example.org", NEW_PASSWORD)
+            .await
+            .is_some()
+    );
     let (status, _, _) = request(app.addr, "GET", &path, None, "").await;
     assert_eq!(status, 410, "the link works once");
 }
@@ -143,17 +165,30 @@ async fn forgot_by_mail_keeps_secrets_out_of_the_log() {
     let (status, head) = reset_with(app.addr, &path, NEW_PASSWORD).await;
     assert_eq!(status, 303, "{head}");
     let (status, head, _) = request(app.addr, "GET", "/dashboard", Some(&old_session), "").await;
-    assert_eq!((status, location(&head)), (303, "/login"), "old session ended");
+    assert_eq!(
+        (status, location(&head)),
+        (303, "/login"),
+        "old session ended"
+    );
     let (status, _, _) = request(app.addr, "GET", &path, None, "").await;
     assert_eq!(status, 410);
     assert!(sign_in(app.addr, email, NEW_PASSWORD).await.is_some());
 
-    eventually(Duration::from_secs(10), "the mail logged as sent", || async {
-        app.log().contains("mail handed to the server")
-    })
+    eventually(
+        Duration::from_secs(10),
+        "the mail logged as sent",
+        || async { app.log().contains("mail handed to the server") },
+    )
     .await;
     let log = app.log();
-    for secret in [email, "sentinel-mailbox", &token, OLD_PASSWORD, NEW_PASSWORD, "sentinel"] {
+    for secret in [
+        email,
+        "sentinel-mailbox",
+        &token,
+        OLD_PASSWORD,
+        NEW_PASSWORD,
+        "sentinel",
+    ] {
         assert!(!log.contains(secret), "`{secret}` in the log:\n{log}");
     }
     assert!(log.contains("password reset; every session ended"), "{log}");

@@ -33,8 +33,7 @@ fn python() -> Option<PathBuf> {
     let candidate = std::env::var_os("COHEALTH_TEST_SMTP_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../target/bluez-standin-venv/bin/python3")
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bluez-standin-venv/bin/python3")
         });
     let usable = Command::new(&candidate)
         .args(["-c", "import aiosmtpd"])

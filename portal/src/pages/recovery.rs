@@ -150,13 +150,18 @@ pub(crate) async fn forgot_submit(
         .limits
         .check(Action::Reset, Some(login), client.0, now)
     {
-        tracing::warn!(retry_after_s = locked.retry_after_s, "reset requests locked");
+        tracing::warn!(
+            retry_after_s = locked.retry_after_s,
+            "reset requests locked"
+        );
         return Err(PortalError::TooManyAttempts {
             retry_after_s: locked.retry_after_s,
         });
     }
     // Every request counts: a few links per account, then a growing wait.
-    portal.limits.failed(Action::Reset, Some(login), client.0, now);
+    portal
+        .limits
+        .failed(Action::Reset, Some(login), client.0, now);
     if portal.mail.is_some() {
         match portal.app.store.user_by_login(login).await? {
             Some(user) => {
@@ -252,7 +257,13 @@ pub(crate) async fn reset_submit(
     };
     if form.password != form.again {
         let message = "The two passwords differ; type the same one twice.";
-        return reset_page(&headers, StatusCode::BAD_REQUEST, &token, &user.email, Some(message));
+        return reset_page(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            &token,
+            &user.email,
+            Some(message),
+        );
     }
     let personal: Vec<&str> = [
         Some(user.display_name.as_str()),
@@ -263,7 +274,13 @@ pub(crate) async fn reset_submit(
     .flatten()
     .collect();
     if let Err(message) = check_strength(&form.password, &personal) {
-        return reset_page(&headers, StatusCode::BAD_REQUEST, &token, &user.email, Some(&message));
+        return reset_page(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            &token,
+            &user.email,
+            Some(&message),
+        );
     }
     let password = form.password;
     let new_hash = tokio::task::spawn_blocking(move || hash_password(&password))
@@ -368,7 +385,9 @@ pub(crate) async fn verify_resend(
             retry_after_s: locked.retry_after_s,
         });
     }
-    portal.limits.failed(Action::Reset, Some(&key), client.0, now);
+    portal
+        .limits
+        .failed(Action::Reset, Some(&key), client.0, now);
     email_token::send_verification(&portal, user).await?;
     tracing::info!(user.id = user.id, "verification link sent again");
     notice(

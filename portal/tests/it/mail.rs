@@ -54,7 +54,12 @@ fn path_of(link: &str) -> String {
     link.strip_prefix(PUBLIC_URL).unwrap().to_owned()
 }
 
-async fn post_reset(t: &TestPortal, path: &str, password: &str, again: &str) -> (StatusCode, String) {
+async fn post_reset(
+    t: &TestPortal,
+    path: &str,
+    password: &str,
+    again: &str,
+) -> (StatusCode, String) {
     let (cookie, token, _) = form_cookie(t, "/forgot").await;
     let body = format!(
         "password={}&again={}&csrf={token}",
@@ -76,14 +81,20 @@ async fn reset_by_mail_works_once_and_ends_every_session() {
     let Some(sink) = SmtpSink::start() else {
         return;
     };
-    let t = TestPortal::with_mail(Some(mailer(&format!("smtp://127.0.0.1:{}", sink.port), None)))
-        .await;
+    let t = TestPortal::with_mail(Some(mailer(
+        &format!("smtp://127.0.0.1:{}", sink.port),
+        None,
+    )))
+    .await;
     let (old_session, _) = t.sign_in().await;
 
     // Known and unknown accounts get the same answer; only the known one a mail.
     let (status, known) = ask_for_reset(&t, "ada@example.org").await;
     assert_eq!(status, StatusCode::OK);
-    assert!(known.contains("If an account with that email or user name exists"), "{known}");
+    assert!(
+        known.contains("If an account with that email or user name exists"),
+        "{known}"
+    );
     let (_, unknown) = ask_for_reset(&t, "nobody@example.org").await;
     assert_eq!(
         crate::common::stable(&known),
@@ -92,7 +103,10 @@ async fn reset_by_mail_works_once_and_ends_every_session() {
     let mails = sink.wait_for(1).await;
     let mail = &mails[0];
     assert!(mail.contains("To: ada@example.org"), "{mail}");
-    assert!(mail.contains("Subject: Set a new CoHealth password"), "{mail}");
+    assert!(
+        mail.contains("Subject: Set a new CoHealth password"),
+        "{mail}"
+    );
     let link = link_in(mail, &format!("{PUBLIC_URL}/reset/")).unwrap();
     let path = path_of(&link);
 
@@ -127,7 +141,13 @@ async fn reset_by_mail_works_once_and_ends_every_session() {
     assert_eq!(again.status(), StatusCode::GONE);
     let again = text(again).await;
     assert!(again.contains("does not work any more"), "{again}");
-    let (status, _) = post_reset(&t, &path, "another fine passphrase here", "another fine passphrase here").await;
+    let (status, _) = post_reset(
+        &t,
+        &path,
+        "another fine passphrase here",
+        "another fine passphrase here",
+    )
+    .await;
     assert_eq!(status, StatusCode::GONE);
     assert_eq!(sign_in_with(&t, NEW_PASSWORD).await, StatusCode::SEE_OTHER);
     assert_eq!(sink.messages().len(), 1, "no mail for the unknown account");
@@ -192,8 +212,11 @@ async fn verification_link_marks_the_address() {
     let Some(sink) = SmtpSink::start() else {
         return;
     };
-    let t = TestPortal::with_mail(Some(mailer(&format!("smtp://127.0.0.1:{}", sink.port), None)))
-        .await;
+    let t = TestPortal::with_mail(Some(mailer(
+        &format!("smtp://127.0.0.1:{}", sink.port),
+        None,
+    )))
+    .await;
     let (session, csrf) = t.sign_in().await;
     let page = text(t.get("/verify", Some(&session)).await).await;
     assert!(page.contains("id=\"unverified\""), "{page}");
@@ -208,7 +231,10 @@ async fn verification_link_marks_the_address() {
     assert!(text(done).await.contains("confirmed"));
     let user = t.store.user_by_id(t.user.id).await.unwrap().unwrap();
     assert_eq!(user.email_verified_ms, Some(NOW));
-    assert_eq!(t.get(&path_of(&link), None).await.status(), StatusCode::GONE);
+    assert_eq!(
+        t.get(&path_of(&link), None).await.status(),
+        StatusCode::GONE
+    );
     let page = text(t.get("/verify", Some(&session)).await).await;
     assert!(page.contains("id=\"verified\""), "{page}");
 }
@@ -229,7 +255,11 @@ fn test_pki(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, s
         .unwrap()
         .signed_by(&leaf_key, &issuer)
         .unwrap();
-    let (ca, cert, key) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    let (ca, cert, key) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
     std::fs::write(&ca, ca_cert.pem()).unwrap();
     std::fs::write(&cert, leaf.pem()).unwrap();
     std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
@@ -255,7 +285,13 @@ async fn starttls_with_a_household_ca() {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("SMTP"), "{err}");
-    assert_eq!(untrusted.stats().failed.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        untrusted
+            .stats()
+            .failed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
 
     // Plain SMTP to a server that requires STARTTLS is refused by the server.
     let plain = mailer(&format!("smtp://127.0.0.1:{}", sink.port), None);
@@ -273,7 +309,13 @@ async fn starttls_with_a_household_ca() {
         .send_now("test", "ada@example.org", "over tls", "sealed body".into())
         .await
         .unwrap();
-    assert_eq!(trusted.stats().sent.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert_eq!(
+        trusted
+            .stats()
+            .sent
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
     let mails = sink.wait_for(1).await;
     assert!(mails[0].contains("sealed body"), "{}", mails[0]);
 }
