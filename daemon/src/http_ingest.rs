@@ -1,7 +1,8 @@
 //! Readings over HTTP: `POST /api/v1/ingest/health-auto-export`, for Health Auto
-//! Export's REST mode. A bearer token bound to one device (made with
-//! `cohealth device token <device>`) says whose phone is posting; the payload takes
-//! the same decoder and the same batch write as the MQTT topic.
+//! Export's REST mode. A bearer token says whose phone is posting: a personal
+//! access token with the `ingest:write` scope (made on the portal's token page),
+//! or a token bound to one device (`cohealth device token <device>`). The
+//! payload takes the same decoder and the same batch write as the MQTT topic.
 
 use std::sync::Arc;
 
@@ -55,8 +56,9 @@ async fn health_auto_export(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(device) = authorised_device(&sink, &headers).await else {
-        return unauthorised();
+    let device = match authorised_device(&sink, &headers).await {
+        Ok(device) => device,
+        Err(refusal) => return refusal,
     };
     IngestStats::add(&sink.stats.readings_in, 1);
     let decoded = match decode_hae(&device, &body, now_ms()) {
@@ -117,26 +119,53 @@ async fn health_auto_export(
     }
 }
 
-async fn authorised_device(sink: &StoreSink, headers: &HeaderMap) -> Option<DeviceId> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?
-        .trim();
-    if token.is_empty() {
-        return None;
-    }
-    match sink
-        .store
-        .use_ingest_token(&token_hash(token), now_ms())
-        .await
-    {
-        Ok(device) => device.as_deref().and_then(DeviceId::parse),
-        Err(e) => {
-            warn!(error = %e, "checking an ingest token failed");
-            None
+/// The device a post is from: the one its device token is bound to, or, for a
+/// personal access token with the `ingest:write` scope, a device of its own
+/// (`hae:token-<id>`) claimed for the token's owner on first use.
+async fn authorised_device(sink: &StoreSink, headers: &HeaderMap) -> Result<DeviceId, Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(unauthorised)?;
+    let now = now_ms();
+    let store = &sink.store;
+    let failed = |e: cohealth_store::StoreError| {
+        warn!(error = %e, "checking an ingest token failed");
+        unauthorised()
+    };
+    if token.starts_with("chp_") {
+        let (pat, user) = store
+            .use_personal_token(&token_hash(token), now)
+            .await
+            .map_err(failed)?
+            .ok_or_else(unauthorised)?;
+        if !pat.has_scope("ingest:write") {
+            return Err((
+                StatusCode::FORBIDDEN,
+                axum::Json(json!({ "error": "this token lacks the `ingest:write` scope" })),
+            )
+                .into_response());
         }
+        let device = format!("hae:token-{}", pat.id);
+        store
+            .claim_device(&device, user.person_id, now)
+            .await
+            .map_err(failed)?;
+        return DeviceId::parse(&device).ok_or_else(unauthorised);
     }
+    store
+        .use_ingest_token(&token_hash(token), now)
+        .await
+        .map_err(failed)?
+        .as_deref()
+        .and_then(DeviceId::parse)
+        .ok_or_else(unauthorised)
 }
 
 fn unauthorised() -> Response {
@@ -144,7 +173,7 @@ fn unauthorised() -> Response {
         StatusCode::UNAUTHORIZED,
         [(header::WWW_AUTHENTICATE, "Bearer")],
         axum::Json(
-            json!({ "error": "a valid ingest token is required (cohealth device token <device>)" }),
+            json!({ "error": "a valid ingest token is required: a personal access token with the ingest:write scope, or `cohealth device token <device>`" }),
         ),
     )
         .into_response()

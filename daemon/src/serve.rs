@@ -155,8 +155,11 @@ async fn start_portal(
     }
     let options = cohealth_portal::PortalOptions {
         stop: stop.clone(),
+        // Configured, or needed for mail links: then derived from `listen`.
+        // Otherwise links (invitations) follow the address each request came to.
+        public_url: (mailer.is_some() || !settings.portal.public_url.is_empty())
+            .then(|| settings.public_url()),
         mailer,
-        public_url: settings.public_url(),
         ..Default::default()
     };
     let app = cohealth_portal::router_with(state, options)

@@ -157,6 +157,7 @@ fn trend<'a>(
         to_ms,
         bucket,
         points,
+        unit: "bpm",
     }
 }
 

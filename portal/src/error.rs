@@ -25,6 +25,9 @@ pub enum PortalError {
     /// Signed in, but this is someone else's.
     #[error("this is not yours to see")]
     Forbidden,
+    /// The bearer token is valid but lacks the scope this call needs.
+    #[error("this token lacks the `{0}` scope")]
+    MissingScope(&'static str),
     /// The form's CSRF token is missing or stale.
     #[error("this form has expired; reload the page and try again")]
     Csrf,
@@ -64,7 +67,9 @@ impl PortalError {
             PortalError::SignIn | PortalError::Unauthorized | PortalError::BadCredentials => {
                 StatusCode::UNAUTHORIZED
             }
-            PortalError::Forbidden | PortalError::Csrf => StatusCode::FORBIDDEN,
+            PortalError::Forbidden | PortalError::Csrf | PortalError::MissingScope(_) => {
+                StatusCode::FORBIDDEN
+            }
             PortalError::NotFound | PortalError::Store(StoreError::NotFound(_)) => {
                 StatusCode::NOT_FOUND
             }

@@ -30,6 +30,7 @@ mod ops;
 mod pages;
 mod security;
 mod templates;
+mod units;
 
 use std::sync::Arc;
 
@@ -63,10 +64,12 @@ pub struct PortalOptions {
     /// Cancelled at shutdown, so that open live streams end and the server can stop.
     pub stop: CancellationToken,
     /// Outgoing mail; `None` when no SMTP server is configured (mail is off).
+    /// Mail also needs `public_url`: links in emails are never built from a
+    /// request's Host header, which a stranger controls.
     pub mailer: Option<mail::Mailer>,
-    /// The portal's address as people reach it (`https://hub.example.org`), the
-    /// base of links in emails.
-    pub public_url: String,
+    /// The address people reach the portal at (`https://health.example`), for
+    /// links in invitations and emails; `None` takes it from each request.
+    pub public_url: Option<String>,
 }
 
 /// The router's state: the shared [`AppState`] plus the portal's own parts.
@@ -80,13 +83,29 @@ pub(crate) struct Portal {
     pub dashboard_cache: Arc<pages::cache::DashboardCache>,
     pub sessions: Arc<auth::session_cache::SessionCache>,
     pub limits: Arc<auth::limits::Limiter>,
-    pub mail: Option<mail::Mailer>,
-    pub public_url: Arc<str>,
+    pub public_url: Option<Arc<str>>,
+    /// Outgoing mail, with the configured base for its links.
+    pub mail: Option<(mail::Mailer, Arc<str>)>,
 }
 
 impl FromRef<Portal> for AppState {
     fn from_ref(portal: &Portal) -> AppState {
         portal.app.clone()
+    }
+}
+
+/// Mail is on only with a configured public address to build links from.
+fn mail_with_links(
+    mailer: Option<mail::Mailer>,
+    public_url: Option<&str>,
+) -> Option<(mail::Mailer, Arc<str>)> {
+    match (mailer, public_url) {
+        (Some(mailer), Some(url)) => Some((mailer, Arc::from(url.trim_end_matches('/')))),
+        (Some(_), None) => {
+            tracing::error!("outgoing mail needs the portal's public address; mail is off");
+            None
+        }
+        (None, _) => None,
     }
 }
 
@@ -101,13 +120,13 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         dashboard_cache: Arc::new(pages::cache::DashboardCache::new(&state.live)),
         sessions: Arc::default(),
         limits: Arc::default(),
+        mail: mail_with_links(options.mailer, options.public_url.as_deref()),
+        public_url: options.public_url.map(Arc::from),
         app: state,
         clock: options.clock,
         stop: options.stop,
         dashboard: Arc::new(Dashboard::default_set()),
         jwt_key: Arc::default(),
-        mail: options.mailer,
-        public_url: options.public_url.into(),
     };
     Router::new()
         .route("/", get(pages::home))
@@ -124,6 +143,37 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         .route("/verify", get(pages::recovery::verify_page))
         .route("/verify/resend", post(pages::recovery::verify_resend))
         .route("/verify/{token}", get(pages::recovery::verify_link))
+        .route(
+            "/register",
+            get(pages::register::form).post(pages::register::submit),
+        )
+        .route(
+            "/onboarding",
+            get(pages::account::onboarding).post(pages::account::save_profile),
+        )
+        .route("/account", get(pages::account::page))
+        .route("/account/profile", post(pages::account::save_profile))
+        .route("/account/password", post(pages::account::change_password))
+        .route("/account/email", post(pages::account::change_email))
+        .route("/account/sessions", get(pages::sessions::page))
+        .route("/account/sessions/end", post(pages::sessions::end_one))
+        .route(
+            "/account/sessions/end-others",
+            post(pages::sessions::end_others),
+        )
+        .route("/account/sessions/end-all", post(pages::sessions::end_all))
+        .route(
+            "/account/tokens",
+            get(pages::tokens::page).post(pages::tokens::create),
+        )
+        .route("/account/tokens/revoke", post(pages::tokens::revoke))
+        .route("/admin/household", get(pages::admin::page))
+        .route(
+            "/admin/household/registration",
+            post(pages::admin::set_open),
+        )
+        .route("/admin/household/invite", post(pages::admin::invite))
+        .route("/admin/household/withdraw", post(pages::admin::withdraw))
         .route("/dashboard", get(pages::dashboard::page))
         .route("/devices", get(pages::devices::page))
         .route("/devices/claim", post(pages::devices::claim))

@@ -18,7 +18,7 @@ pub(crate) async fn healthz() -> &'static str {
 /// Prometheus text format.
 pub(crate) async fn metrics(State(portal): State<Portal>) -> impl IntoResponse {
     let mut text = portal.app.stats.render();
-    if let Some(mailer) = &portal.mail {
+    if let Some((mailer, _)) = &portal.mail {
         let stats = mailer.stats();
         for (name, help, value) in [
             (

@@ -20,6 +20,18 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("reset.html", include_str!("../templates/reset.html")),
     ("notice.html", include_str!("../templates/notice.html")),
     ("verify.html", include_str!("../templates/verify.html")),
+    ("register.html", include_str!("../templates/register.html")),
+    (
+        "onboarding.html",
+        include_str!("../templates/onboarding.html"),
+    ),
+    ("account.html", include_str!("../templates/account.html")),
+    ("sessions.html", include_str!("../templates/sessions.html")),
+    ("tokens.html", include_str!("../templates/tokens.html")),
+    (
+        "admin_household.html",
+        include_str!("../templates/admin_household.html"),
+    ),
 ];
 
 /// Renders template `name` with `context`.

@@ -11,6 +11,7 @@
 //! (SQLite accepts them too); a macro runs it against whichever pool is open. The
 //! SQL dialects differ only in the migrations, kept per backend.
 
+mod accounts;
 mod bulk;
 mod counters;
 mod dashboard;
@@ -21,6 +22,7 @@ mod ingest;
 mod metrics;
 mod migrate;
 mod people;
+mod personal_tokens;
 mod query;
 mod rollup;
 mod tokens;
@@ -37,6 +39,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, Profile};
 pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
 pub use devices::{ClaimOutcome, DeviceRow};
@@ -44,6 +47,7 @@ pub use email_tokens::{EmailToken, NewEmailToken, TokenPurpose};
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
 pub use metrics::{metric_from_id, metric_id};
 pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, UserRow};
+pub use personal_tokens::PersonalTokenRow;
 pub use query::{Bucket, SampleRow, SeriesPoint};
 pub use rollup::{Agg, RawPoint, day_start, local_days, minute_aggregates};
 

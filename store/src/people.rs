@@ -30,7 +30,7 @@ impl Role {
         }
     }
 
-    fn parse(s: &str) -> Role {
+    pub(crate) fn parse(s: &str) -> Role {
         match s {
             "admin" => Role::Admin,
             "child" => Role::Child,
@@ -79,6 +79,8 @@ pub struct UserRow {
     pub totp_enabled_ms: Option<i64>,
     /// When the person finished onboarding (zone, height, units), if they did.
     pub onboarded_ms: Option<i64>,
+    /// `metric` or `imperial`: how the portal shows values.
+    pub units: String,
 }
 
 /// What `user add` needs.
@@ -109,6 +111,7 @@ type UserTuple = (
     Option<i64>,
     Option<i64>,
     Option<i64>,
+    String,
 );
 
 macro_rules! user_select {
@@ -116,7 +119,7 @@ macro_rules! user_select {
         concat!(
             "SELECT u.id, u.person_id, u.email, u.username, u.password_hash, u.role,
                     p.time_zone, p.display_name, p.household_id,
-                    u.email_verified_ms, u.totp_enabled_ms, p.onboarded_ms
+                    u.email_verified_ms, u.totp_enabled_ms, p.onboarded_ms, p.units
              FROM app_user u JOIN person p ON p.id = u.person_id ",
             $where
         )
@@ -137,6 +140,7 @@ fn to_user(t: UserTuple) -> UserRow {
         email_verified_ms: t.9,
         totp_enabled_ms: t.10,
         onboarded_ms: t.11,
+        units: t.12,
     }
 }
 
@@ -237,8 +241,9 @@ fn to_session(t: SessionTuple) -> SessionRow {
 }
 
 impl Store {
-    /// Creates a person with an account. The first account on a fresh install
-    /// founds the household and becomes its admin; later ones join it as adults.
+    /// Creates a person with an account (the `user add` command: zone given, so
+    /// no onboarding). The first account on a fresh install founds the
+    /// household and becomes its admin; later ones join it as adults.
     pub async fn add_user(&self, new: &NewUser<'_>, now_ms: i64) -> Result<UserRow> {
         let email = new.email.trim().to_lowercase();
         if new.time_zone.parse::<chrono_tz::Tz>().is_err() {
@@ -267,8 +272,8 @@ impl Store {
                 }
             };
             let person: i64 = sqlx::query_scalar(
-                "INSERT INTO person (household_id, display_name, time_zone, created_ms)
-                 VALUES ($1, $2, $3, $4) RETURNING id",
+                "INSERT INTO person (household_id, display_name, time_zone, created_ms, onboarded_ms)
+                 VALUES ($1, $2, $3, $4, $4) RETURNING id",
             ).bind(household).bind(new.display_name).bind(new.time_zone).bind(now_ms)
             .fetch_one(&mut **t).await?;
             sqlx::query_scalar(

@@ -521,3 +521,189 @@ async fn far_apart_samples_and_forgotten_neighbours(backend: Backend) {
     assert_eq!(ids, ["strap"]);
 }
 both_backends!(far_apart, far_apart_samples_and_forgotten_neighbours);
+
+async fn registration_invitations_and_tokens(backend: Backend) {
+    use cohealth_store::{NewUser, Role};
+    let t = fresh(backend, Limits::default()).await;
+    let new = |email: &'static str, username: &'static str| NewUser {
+        email,
+        username: Some(username),
+        display_name: "N",
+        password_hash: "h",
+        time_zone: "UTC",
+    };
+    assert_eq!(t.store.count_users().await.unwrap(), 0);
+    let admin = t
+        .store
+        .register(&new("a@x.org", "a"), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(admin.role, Role::Admin);
+    assert_eq!(admin.onboarded_ms, None);
+    // Closed by default; a made-up invitation is refused too.
+    for invite in [None, Some("nope")] {
+        let refused = t.store.register(&new("b@x.org", "b"), invite, 11).await;
+        assert!(
+            matches!(refused, Err(cohealth_store::StoreError::Invalid(_))),
+            "{invite:?}"
+        );
+    }
+    let h = admin.household_id;
+    t.store
+        .create_invitation("inv1", h, Role::Child, None, admin.id, 20, 100)
+        .await
+        .unwrap();
+    t.store
+        .create_invitation("inv2", h, Role::Adult, Some("c@x.org"), admin.id, 20, 30)
+        .await
+        .unwrap();
+    assert_eq!(
+        t.store.invitation_role("inv1", 50).await.unwrap(),
+        Some(Role::Child)
+    );
+    assert_eq!(
+        t.store.invitation_role("inv2", 50).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(t.store.open_invitations(h, 25).await.unwrap().len(), 2);
+    assert!(
+        t.store
+            .register(&new("c@x.org", "c"), Some("inv2"), 50)
+            .await
+            .is_err()
+    );
+    let child = t
+        .store
+        .register(&new("b@x.org", "b"), Some("inv1"), 50)
+        .await
+        .unwrap();
+    assert_eq!((child.role, child.household_id), (Role::Child, h));
+    assert!(
+        t.store
+            .register(&new("d@x.org", "d"), Some("inv1"), 51)
+            .await
+            .is_err(),
+        "spent"
+    );
+    t.store.set_open_registration(h, true).await.unwrap();
+    assert!(t.store.registration_open().await.unwrap());
+    let adult = t
+        .store
+        .register(&new("e@x.org", "e"), None, 60)
+        .await
+        .unwrap();
+    assert_eq!(adult.role, Role::Adult);
+    assert!(matches!(
+        t.store.register(&new("E@x.org", "z"), None, 61).await,
+        Err(cohealth_store::StoreError::Conflict(_))
+    ));
+    let members = t.store.members(h).await.unwrap();
+    assert_eq!(members.len(), 3);
+
+    // Personal access tokens: scoped, revocable, expiring.
+    let id = t
+        .store
+        .create_personal_token(
+            adult.id,
+            "Phone",
+            "tokhash",
+            "ingest:write",
+            100,
+            Some(1_000),
+        )
+        .await
+        .unwrap();
+    let (row, user) = t
+        .store
+        .use_personal_token("tokhash", 200)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.id, user.id, row.last_used_ms),
+        (id, adult.id, Some(200))
+    );
+    assert!(row.has_scope("ingest:write") && !row.has_scope("samples:read"));
+    assert!(
+        t.store
+            .use_personal_token("tokhash", 1_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    assert!(
+        !t.store
+            .revoke_personal_token(admin.id, id, 300)
+            .await
+            .unwrap(),
+        "not theirs"
+    );
+    assert!(
+        t.store
+            .revoke_personal_token(adult.id, id, 300)
+            .await
+            .unwrap()
+    );
+    assert!(
+        t.store
+            .use_personal_token("tokhash", 400)
+            .await
+            .unwrap()
+            .is_none(),
+        "revoked"
+    );
+    assert_eq!(
+        t.store.personal_tokens(adult.id).await.unwrap()[0].revoked_ms,
+        Some(300)
+    );
+
+    // Password change keeps only the named session.
+    for (hash, now) in [("s1", 1), ("s2", 2)] {
+        t.store
+            .create_session(&cohealth_store::NewSession {
+                id_hash: hash,
+                user_id: adult.id,
+                csrf: "c",
+                now_ms: now,
+                stage: cohealth_store::SessionStage::Full,
+                user_agent: None,
+                client_addr: None,
+            })
+            .await
+            .unwrap();
+    }
+    t.store
+        .change_password(adult.id, "h2", Some("s2"), 500)
+        .await
+        .unwrap();
+    let left: Vec<_> = t.store.sessions_of(adult.id).await.unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id_hash, "s2");
+    assert_eq!(
+        t.store.end_session_by_handle(adult.id, "s2").await.unwrap(),
+        None,
+        "handles are 16 hex digits"
+    );
+    let mut profile = t.store.profile(adult.person_id).await.unwrap();
+    profile.height_cm = Some(500.0);
+    assert!(
+        t.store
+            .update_profile(adult.person_id, &profile)
+            .await
+            .is_err()
+    );
+    profile.height_cm = Some(181.5);
+    profile.time_zone = "Asia/Tokyo".into();
+    t.store
+        .update_profile(adult.person_id, &profile)
+        .await
+        .unwrap();
+    let back = t.store.profile(adult.person_id).await.unwrap();
+    assert_eq!(
+        (back.height_cm, back.time_zone.as_str()),
+        (Some(181.5), "Asia/Tokyo")
+    );
+}
+both_backends!(accounts, registration_invitations_and_tokens);

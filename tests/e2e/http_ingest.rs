@@ -70,3 +70,69 @@ async fn posts_need_the_devices_token_and_never_double() {
     assert_eq!(http(app.addr, "POST", path, &auth, &payload).await.0, 401);
     assert!(!app.log().contains(&token), "tokens stay out of the log");
 }
+
+#[tokio::test]
+async fn a_personal_token_with_ingest_write_posts_for_its_owner() {
+    let app = App::configure(&format!("mqtt://127.0.0.1:{}", free_port()), "");
+    app.cli(
+        &["user", "add", "ann@example.org"],
+        "a-long-enough-password\n",
+    );
+    let app = app.spawn_serve();
+    let store = app.store().await;
+    let ann = store
+        .user_by_login("ann@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    let hash = |t: &str| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(t.as_bytes()))
+    };
+    let writer = format!("chp_{}", "1".repeat(64));
+    let reader = format!("chp_{}", "2".repeat(64));
+    store
+        .create_personal_token(ann.id, "Phone", &hash(&writer), "ingest:write", 0, None)
+        .await
+        .unwrap();
+    store
+        .create_personal_token(ann.id, "Reader", &hash(&reader), "samples:read", 0, None)
+        .await
+        .unwrap();
+    let path = "/api/v1/ingest/health-auto-export";
+    let first_case: serde_json::Value = serde_json::from_str(HAE.lines().next().unwrap()).unwrap();
+    let payload = first_case["payload"].to_string();
+    let post = |token: String| {
+        let payload = payload.clone();
+        async move {
+            let bearer = format!("Bearer {token}");
+            let auth = [("Authorization", bearer.as_str())];
+            http(app.addr, "POST", path, &auth, &payload).await
+        }
+    };
+    assert_eq!(post(reader.clone()).await.0, 403, "wrong scope");
+    assert_eq!(post(format!("chp_{}", "3".repeat(64))).await.0, 401);
+    let (status, body) = post(writer.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    let reply: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(reply["waiting_for_claim"].as_u64(), Some(0), "{body}");
+    assert!(reply["samples_written"].as_u64().unwrap() > 0);
+    let e = &first_case["expect"][0];
+    let metric = Metric::from_name(e["metric"].as_str().unwrap()).unwrap();
+    let rows = store
+        .samples(ann.person_id, metric, 0, i64::MAX, 1000)
+        .await
+        .unwrap();
+    assert!(!rows.is_empty(), "the samples are Ann's");
+    // Revoked: refused.
+    let id = store
+        .personal_tokens(ann.id)
+        .await
+        .unwrap()
+        .iter()
+        .find(|t| t.name == "Phone")
+        .unwrap()
+        .id;
+    store.revoke_personal_token(ann.id, id, 1).await.unwrap();
+    assert_eq!(post(writer).await.0, 401);
+}

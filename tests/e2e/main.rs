@@ -13,6 +13,7 @@ mod bluez;
 mod broker_auth;
 mod harness;
 mod http_ingest;
+mod log_secrets;
 mod mail;
 mod publisher;
 mod replay;

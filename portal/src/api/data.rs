@@ -11,6 +11,7 @@ use cohealth_store::{Bucket, DeviceRow};
 use serde::{Deserialize, Serialize};
 
 use super::ApiUser;
+use crate::auth::scopes::Scope;
 use crate::{Portal, PortalError};
 
 const MAX_SAMPLES: i64 = 100_000;
@@ -82,7 +83,8 @@ struct Checked {
 }
 
 fn check(user: &ApiUser, q: &RangeQuery) -> Result<Checked, PortalError> {
-    let person = user.0.person_id;
+    user.require(Scope::SamplesRead)?;
+    let person = user.user.person_id;
     if q.person.is_some_and(|p| p != person) {
         return Err(PortalError::Forbidden);
     }
@@ -168,7 +170,7 @@ pub(crate) async fn series(
         metric: c.metric.as_str(),
         unit: c.metric.unit(),
         bucket: name,
-        time_zone: user.0.time_zone.clone(),
+        time_zone: user.user.time_zone.clone(),
         buckets: points
             .into_iter()
             .map(|p| BucketOut {
@@ -189,7 +191,8 @@ pub(crate) async fn devices(
     State(portal): State<Portal>,
     user: ApiUser,
 ) -> Result<Json<Vec<DeviceOut>>, PortalError> {
-    let person = user.0.person_id;
+    user.require(Scope::SamplesRead)?;
+    let person = user.user.person_id;
     let devices = crate::pages::devices::visible_to(portal.app.store.list_devices().await?, person);
     Ok(Json(
         devices

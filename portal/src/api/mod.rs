@@ -15,7 +15,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cohealth_store::UserRow;
 
-use crate::auth::jwt;
+use crate::auth::scopes::{Granted, PAT_PREFIX, Scope};
+use crate::auth::{hash_session_id, jwt};
 use crate::error::ErrorInfo;
 use crate::{Portal, PortalError};
 
@@ -47,8 +48,22 @@ async fn json_errors(response: Response) -> Response {
     json
 }
 
-/// The account behind a valid bearer token.
-pub(crate) struct ApiUser(pub UserRow);
+/// The account behind a valid bearer token, and what that token may do.
+pub(crate) struct ApiUser {
+    pub user: UserRow,
+    pub granted: Granted,
+}
+
+impl ApiUser {
+    /// Refuses a call the token's scopes do not cover (403, naming the scope).
+    pub fn require(&self, scope: Scope) -> Result<(), PortalError> {
+        if self.granted.allows(scope) {
+            Ok(())
+        } else {
+            Err(PortalError::MissingScope(scope.as_str()))
+        }
+    }
+}
 
 impl FromRequestParts<Portal> for ApiUser {
     type Rejection = PortalError;
@@ -59,10 +74,26 @@ impl FromRequestParts<Portal> for ApiUser {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
             .ok_or(PortalError::Unauthorized)?;
+        let now = portal.clock.now_ms();
+        if token.starts_with(PAT_PREFIX) {
+            let (row, user) = portal
+                .app
+                .store
+                .use_personal_token(&hash_session_id(token), now)
+                .await?
+                .ok_or_else(|| {
+                    tracing::debug!("personal access token refused");
+                    PortalError::Unauthorized
+                })?;
+            return Ok(ApiUser {
+                user,
+                granted: Granted::from_stored(&row.scopes),
+            });
+        }
         let key = token::signing_key(portal).await?;
-        let now_s = portal.clock.now_ms().div_euclid(1000);
-        let claims = jwt::verify(token.trim(), &key, now_s).map_err(|e| {
+        let claims = jwt::verify(token, &key, now.div_euclid(1000)).map_err(|e| {
             tracing::debug!(error = %e, "bearer token refused");
             PortalError::Unauthorized
         })?;
@@ -76,6 +107,9 @@ impl FromRequestParts<Portal> for ApiUser {
         if user.person_id != claims.person {
             return Err(PortalError::Unauthorized);
         }
-        Ok(ApiUser(user))
+        Ok(ApiUser {
+            user,
+            granted: Granted::All,
+        })
     }
 }

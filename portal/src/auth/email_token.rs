@@ -71,11 +71,11 @@ pub async fn create_reset_link(
 /// Mails `user` a password-reset link, if mail is on. Returns at once: the
 /// mail goes out in the background.
 pub(crate) async fn send_reset(portal: &Portal, user: &UserRow) -> Result<bool, PortalError> {
-    let Some(mailer) = &portal.mail else {
+    let Some((mailer, base)) = &portal.mail else {
         return Ok(false);
     };
     let now = portal.clock.now_ms();
-    let url = create_reset_link(&portal.app.store, user, &portal.public_url, now).await?;
+    let url = create_reset_link(&portal.app.store, user, base, now).await?;
     let body = format!(
         "Hello {name},\n\n\
          someone (we hope you) asked to set a new password for your CoHealth account.\n\
@@ -102,7 +102,7 @@ pub(crate) async fn send_verification(
     portal: &Portal,
     user: &UserRow,
 ) -> Result<bool, PortalError> {
-    let Some(mailer) = &portal.mail else {
+    let Some((mailer, base)) = &portal.mail else {
         return Ok(false);
     };
     let now = portal.clock.now_ms();
@@ -119,7 +119,7 @@ pub(crate) async fn send_verification(
             expires_ms: now + VERIFY_TTL_MS,
         })
         .await?;
-    let url = link(&portal.public_url, "verify", &token);
+    let url = link(base, "verify", &token);
     let body = format!(
         "Hello {name},\n\n\
          please confirm that this is your address for CoHealth by opening this\n\

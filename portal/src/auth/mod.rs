@@ -5,6 +5,7 @@ pub mod email_token;
 pub mod jwt;
 pub(crate) mod limits;
 pub mod password;
+pub(crate) mod scopes;
 pub(crate) mod session;
 pub(crate) mod session_cache;
 

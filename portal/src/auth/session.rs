@@ -96,6 +96,31 @@ impl FromRequestParts<Portal> for Session {
     }
 }
 
+/// The token guarding forms shown before there is a session (sign-in,
+/// registration, password reset): the one the browser already holds in its
+/// cookie, or a fresh one. Pair with [`anon_csrf_cookie`] on the response.
+pub(crate) fn anon_csrf_token(headers: &HeaderMap) -> Result<String, PortalError> {
+    Ok(match cookie(headers, LOGIN_CSRF_COOKIE) {
+        Some(t) if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) => t.to_owned(),
+        _ => random_hex(32)?,
+    })
+}
+
+/// The cookie carrying [`anon_csrf_token`]'s token, for an hour.
+pub(crate) fn anon_csrf_cookie(token: &str, headers: &HeaderMap) -> HeaderValue {
+    set_cookie(LOGIN_CSRF_COOKIE, token, 3600, over_tls(headers))
+}
+
+/// Refuses a session-less form whose token does not match its cookie: another
+/// site can make a browser post, but cannot read or set our cookie.
+pub(crate) fn check_anon_csrf(headers: &HeaderMap, posted: &str) -> Result<(), PortalError> {
+    let expected = cookie(headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
+    if expected.is_empty() || !same_secret(expected, posted) {
+        return Err(PortalError::Csrf);
+    }
+    Ok(())
+}
+
 /// Starts a session for `user` and returns its id, for the cookie. Every sign-in
 /// (and every step up, such as passing the second factor) makes a new id, and the
 /// id the browser came with, if any, is ended: a planted id never becomes a

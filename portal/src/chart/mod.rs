@@ -119,8 +119,10 @@ pub struct Trend<'a> {
     pub to_ms: i64,
     /// Bucket width of `points`.
     pub bucket: Bucket,
-    /// The rollup buckets, oldest first.
+    /// The rollup buckets, oldest first, already in the unit shown.
     pub points: &'a [SeriesPoint],
+    /// The unit label shown.
+    pub unit: &'a str,
 }
 
 /// Nominal width of a bucket, ms (a local day is 23–25 hours; gaps allow for it).

@@ -106,7 +106,7 @@ fn open_svg(out: &mut String, trend: &Trend<'_>, plot: &Plot) {
         r = WIDTH - RIGHT,
         b = HEIGHT - BOTTOM,
         title = minijinja::HtmlEscape(trend.title),
-        unit = trend.metric.unit(),
+        unit = trend.unit,
     );
 }
 
@@ -144,7 +144,7 @@ fn draw_axes(out: &mut String, trend: &Trend<'_>, plot: &Plot, step: f64) {
     let _ = write!(
         out,
         r#"<text class="unit" x="4" y="12">{}</text><line class="axis" x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{b}"/><line class="axis" x1="{LEFT}" x2="{r}" y1="{b}" y2="{b}"/>"#,
-        trend.metric.unit(),
+        trend.unit,
         b = HEIGHT - BOTTOM,
         r = WIDTH - RIGHT,
     );

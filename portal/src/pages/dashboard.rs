@@ -29,6 +29,8 @@ struct TileView {
     label: String,
     value: Option<String>,
     unit: &'static str,
+    scale: f64,
+    offset: f64,
     at: Option<String>,
     show: &'static str,
     decimals: usize,
@@ -53,34 +55,35 @@ pub(crate) async fn page(
         Some(name) => Range::parse(name)
             .ok_or_else(|| PortalError::BadRequest(format!("unknown range `{name}`")))?,
     };
+    if session.user.onboarded_ms.is_none() {
+        return Ok(axum::response::Redirect::to("/onboarding").into_response());
+    }
     let now = portal.clock.now_ms();
     let user = &session.user;
     let tz = super::zone(&user.time_zone);
     let cache = &portal.dashboard_cache;
     let (person, range_name, id_hash) = (user.person_id, range.as_str(), &session.id_hash);
-    if let Some(page) = cache.page(person, range_name, tz.name(), now, id_hash) {
+    // The cache keys on how the page is drawn: zone and units.
+    let look = format!("{}|{}", tz.name(), user.units);
+    if let Some(page) = cache.page(person, range_name, &look, now, id_hash) {
         return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response());
     }
     let parts = match portal
         .dashboard_cache
-        .get(user.person_id, range.as_str(), tz.name(), now)
+        .get(user.person_id, range.as_str(), &look, now)
     {
         Some(parts) => parts,
         None => {
             let store = &portal.app.store;
             let tiles = tiles(store, &portal.dashboard, user, tz, now).await?;
-            let charts = charts(store, &portal.dashboard, user.person_id, tz, range, now).await?;
+            let charts = charts(store, &portal.dashboard, user, tz, range, now).await?;
             let parts = Parts {
                 tiles: minijinja::Value::from(minijinja::value::Serde(&tiles)),
                 charts: minijinja::Value::from(minijinja::value::Serde(&charts)),
             };
-            portal.dashboard_cache.put(
-                user.person_id,
-                range.as_str(),
-                tz.name(),
-                now,
-                parts.clone(),
-            );
+            portal
+                .dashboard_cache
+                .put(user.person_id, range.as_str(), &look, now, parts.clone());
             parts
         }
     };
@@ -95,7 +98,7 @@ pub(crate) async fn page(
         ..super::chrome(&session, "dashboard")
     };
     let page = Bytes::from(crate::templates::render("dashboard.html", context)?);
-    cache.put_page(person, range_name, tz.name(), now, id_hash, page.clone());
+    cache.put_page(person, range_name, &look, now, id_hash, page.clone());
     Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response())
 }
 
@@ -135,11 +138,18 @@ async fn tiles(
                 (Some(days.iter().fold(0.0, |total, d| total + d.sum)), None)
             }
         };
+        let shown = crate::units::shown(tile.metric, &user.units);
+        let value = value.map(|v| match tile.show {
+            Figure::Today => shown.amount(v),
+            Figure::Latest => shown.value(v),
+        });
         out.push(TileView {
             metric: tile.metric.as_str(),
             label: tile.label.clone(),
             value: value.map(|v| format!("{v:.*}", tile.decimals)),
-            unit: tile.metric.unit(),
+            unit: shown.unit,
+            scale: shown.scale,
+            offset: shown.offset,
             at,
             show: if tile.show == Figure::Today {
                 "today"
@@ -155,18 +165,28 @@ async fn tiles(
 async fn charts(
     store: &Store,
     dashboard: &Dashboard,
-    person: i64,
+    user: &UserRow,
     tz: Tz,
     range: Range,
     now: i64,
 ) -> Result<Vec<ChartView>, PortalError> {
+    let person = user.person_id;
     let (from_ms, to_ms) = range.window(now, tz);
     let mut out = Vec::with_capacity(dashboard.charts.len());
     for c in &dashboard.charts {
         let bucket = range.bucket(c.metric);
-        let points = store
+        let shown = crate::units::shown(c.metric, &user.units);
+        let mut points = store
             .series(person, c.metric, bucket, from_ms, to_ms)
             .await?;
+        if shown.scale != 1.0 || shown.offset != 0.0 {
+            for p in &mut points {
+                // A sum of n values shifts by n offsets.
+                p.sum = shown.amount(p.sum) + shown.offset * p.count as f64;
+                p.min = shown.value(p.min);
+                p.max = shown.value(p.max);
+            }
+        }
         let trend = Trend {
             title: &c.title,
             metric: c.metric,
@@ -177,6 +197,7 @@ async fn charts(
             to_ms,
             bucket,
             points: &points,
+            unit: shown.unit,
         };
         out.push(ChartView {
             title: c.title.clone(),

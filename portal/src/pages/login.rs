@@ -13,12 +13,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cohealth_store::{SessionStage, UserRow};
 use serde::Deserialize;
 
+use crate::auth::ClientAddr;
 use crate::auth::limits::Action;
 use crate::auth::password::{hash_password, needs_rehash, verify_password};
 use crate::auth::session::{
-    self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, cookie, lifetime_s, over_tls, set_cookie,
+    self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, lifetime_s, over_tls, set_cookie,
 };
-use crate::auth::{ClientAddr, random_hex, same_secret};
 use crate::{Portal, PortalError};
 
 /// The sign-in form's fields.
@@ -69,10 +69,7 @@ pub(crate) async fn submit(
     client: ClientAddr,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PortalError> {
-    let expected = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !same_secret(expected, &form.csrf) {
-        return Err(PortalError::Csrf);
-    }
+    session::check_anon_csrf(&headers, &form.csrf)?;
     let Some(user) = limited_check_password(&portal, client, &form.login, &form.password).await?
     else {
         return login_page(
@@ -183,10 +180,7 @@ fn login_page(
     error: Option<PortalError>,
     notice: Option<&str>,
 ) -> Result<Response, PortalError> {
-    let token = match cookie(headers, LOGIN_CSRF_COOKIE) {
-        Some(t) if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) => t.to_owned(),
-        _ => random_hex(32)?,
-    };
+    let token = session::anon_csrf_token(headers)?;
     let context = minijinja::context! {
         title => "Sign in",
         csrf => &token,
@@ -197,7 +191,7 @@ fn login_page(
     };
     let mut response = super::html("login.html", context)?;
     *response.status_mut() = status;
-    let cookie = set_cookie(LOGIN_CSRF_COOKIE, &token, 3600, over_tls(headers));
+    let cookie = session::anon_csrf_cookie(&token, headers);
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }

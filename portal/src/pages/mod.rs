@@ -1,11 +1,16 @@
 //! Server-rendered pages. Each handler gathers data, builds a context and renders
 //! one template; the layout (`base.html`) is shared.
 
+pub(crate) mod account;
+pub(crate) mod admin;
 pub(crate) mod cache;
 pub(crate) mod dashboard;
 pub(crate) mod devices;
 pub(crate) mod login;
 pub(crate) mod recovery;
+pub(crate) mod register;
+pub(crate) mod sessions;
+pub(crate) mod tokens;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -41,6 +46,7 @@ pub(crate) fn chrome(session: &Session, nav: &str) -> Value {
         user => &session.user.display_name,
         csrf => &session.csrf,
         nav => nav,
+        admin => session.user.role == cohealth_store::Role::Admin,
         asset_v => crate::assets::version(),
     }
 }

@@ -8,6 +8,7 @@ use cohealth_ingest::{DeviceId, Measurement, Metric, Reading, SourceKind};
 use cohealth_portal::auth::password::hash_password;
 use cohealth_portal::{AppState, Clock, PortalOptions};
 use cohealth_store::{Limits, NewUser, Store, UserRow};
+use std::sync::atomic::AtomicI64;
 use tower::ServiceExt;
 
 /// Wednesday 2026-11-04 13:30:00 UTC (14:30 in Berlin).
@@ -30,12 +31,31 @@ pub struct TestPortal {
 impl TestPortal {
     /// A portal with one account (`ada@example.org`, Europe/Berlin) and no data.
     pub async fn new() -> TestPortal {
-        TestPortal::with_mail(None).await
+        Self::build(Clock::Fixed(NOW), true, None).await
     }
 
     /// Like [`TestPortal::new`], sending mail with `mailer` and links to
     /// [`PUBLIC_URL`].
-    pub async fn with_mail(mailer: Option<cohealth_portal::mail::Mailer>) -> TestPortal {
+    pub async fn with_mail(mailer: cohealth_portal::mail::Mailer) -> TestPortal {
+        Self::build(Clock::Fixed(NOW), true, Some(mailer)).await
+    }
+
+    /// As [`TestPortal::new`], on a clock the test moves; starts at [`NOW`].
+    pub async fn with_clock() -> (TestPortal, &'static AtomicI64) {
+        let cell: &'static AtomicI64 = Box::leak(Box::new(AtomicI64::new(NOW)));
+        (Self::build(Clock::Manual(cell), true, None).await, cell)
+    }
+
+    /// A fresh install: no accounts at all. `user` is a placeholder.
+    pub async fn empty() -> TestPortal {
+        Self::build(Clock::Fixed(NOW), false, None).await
+    }
+
+    async fn build(
+        clock: Clock,
+        with_user: bool,
+        mailer: Option<cohealth_portal::mail::Mailer>,
+    ) -> TestPortal {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(
             &dir.path().join("t.db").display().to_string(),
@@ -44,7 +64,25 @@ impl TestPortal {
         .await
         .unwrap();
         let hash = hash_password(PASSWORD).unwrap();
-        let user = add_user(&store, "ada@example.org", Some("ada"), "Ada", &hash).await;
+        let user = if with_user {
+            add_user(&store, "ada@example.org", Some("ada"), "Ada", &hash).await
+        } else {
+            UserRow {
+                id: 0,
+                person_id: 0,
+                email: String::new(),
+                username: None,
+                password_hash: String::new(),
+                role: cohealth_store::Role::Adult,
+                time_zone: "UTC".into(),
+                display_name: String::new(),
+                household_id: 0,
+                email_verified_ms: None,
+                totp_enabled_ms: None,
+                onboarded_ms: None,
+                units: "metric".into(),
+            }
+        };
         let (live, _) = tokio::sync::broadcast::channel(64);
         let state = AppState {
             store: store.clone(),
@@ -52,9 +90,9 @@ impl TestPortal {
             live: live.clone(),
         };
         let options = PortalOptions {
-            clock: Clock::Fixed(NOW),
+            clock,
+            public_url: mailer.as_ref().map(|_| PUBLIC_URL.to_owned()),
             mailer,
-            public_url: PUBLIC_URL.into(),
             ..Default::default()
         };
         let app = cohealth_portal::router_with(state, options);

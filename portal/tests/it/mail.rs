@@ -81,11 +81,7 @@ async fn reset_by_mail_works_once_and_ends_every_session() {
     let Some(sink) = SmtpSink::start() else {
         return;
     };
-    let t = TestPortal::with_mail(Some(mailer(
-        &format!("smtp://127.0.0.1:{}", sink.port),
-        None,
-    )))
-    .await;
+    let t = TestPortal::with_mail(mailer(&format!("smtp://127.0.0.1:{}", sink.port), None)).await;
     let (old_session, _) = t.sign_in().await;
 
     // Known and unknown accounts get the same answer; only the known one a mail.
@@ -212,11 +208,7 @@ async fn verification_link_marks_the_address() {
     let Some(sink) = SmtpSink::start() else {
         return;
     };
-    let t = TestPortal::with_mail(Some(mailer(
-        &format!("smtp://127.0.0.1:{}", sink.port),
-        None,
-    )))
-    .await;
+    let t = TestPortal::with_mail(mailer(&format!("smtp://127.0.0.1:{}", sink.port), None)).await;
     let (session, csrf) = t.sign_in().await;
     let page = text(t.get("/verify", Some(&session)).await).await;
     assert!(page.contains("id=\"unverified\""), "{page}");

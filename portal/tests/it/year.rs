@@ -61,6 +61,7 @@ async fn a_year_draws_daily_and_a_day_by_minute() {
         to_ms: to,
         bucket: Bucket::Day,
         points: &days,
+        unit: "bpm",
     };
     let svg = chart::render(&trend);
     assert!(
