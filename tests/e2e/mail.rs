@@ -5,15 +5,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use crate::harness::{App, eventually, free_port};
+use crate::harness::{App, eventually, free_port, http_full};
 use crate::smtp_sink::{SmtpSink, link_in};
 
 const OLD_PASSWORD: &str = "sentinel-old-pass-5d1e9c";
 const NEW_PASSWORD: &str = "orchid tumble 7b2f harbor wax";
 
-/// One HTTP/1.1 request; returns status, the raw head and the body.
+/// One form request; returns status, the raw head and the body.
 async fn request(
     addr: SocketAddr,
     method: &str,
@@ -21,24 +19,11 @@ async fn request(
     cookie: Option<&str>,
     form: &str,
 ) -> (u16, String, String) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n\
-         Content-Type: application/x-www-form-urlencoded\r\n",
-        form.len()
-    );
+    let mut headers = vec![("Content-Type", "application/x-www-form-urlencoded")];
     if let Some(c) = cookie {
-        req.push_str(&format!("Cookie: {c}\r\n"));
+        headers.push(("Cookie", c));
     }
-    req.push_str("\r\n");
-    req.push_str(form);
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.get(9..12).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    (status, head.to_owned(), body.to_owned())
+    http_full(addr, method, path, &headers, form).await
 }
 
 /// `name=value` of a cookie set in a response head.
