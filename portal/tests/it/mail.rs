@@ -311,3 +311,43 @@ async fn starttls_with_a_household_ca() {
     let mails = sink.wait_for(1).await;
     assert!(mails[0].contains("sealed body"), "{}", mails[0]);
 }
+
+#[tokio::test]
+async fn a_silent_mail_server_does_not_hold_up_the_page() {
+    // Accepts connections (the kernel's backlog) but never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let m = mailer(&format!("smtp://127.0.0.1:{port}"), None);
+    let t = TestPortal::with_mail(m.clone()).await;
+    let (status, page) = ask_for_reset(&t, "ada@example.org").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("If an account with that email"), "{page}");
+    // The answer came while the mail's fate is still open.
+    let stats = m.stats();
+    let settled = stats.sent.load(std::sync::atomic::Ordering::Relaxed)
+        + stats.failed.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(settled, 0);
+    drop(silent);
+}
+
+#[tokio::test]
+async fn a_dead_mail_server_is_counted_not_fatal() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let m = mailer(&format!("smtp://127.0.0.1:{port}"), None);
+    assert!(
+        m.send_now("test", "ada@example.org", "hello", "body".into())
+            .await
+            .is_err()
+    );
+    assert!(
+        m.send_now("test", "not an address", "hello", "body".into())
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        m.stats().failed.load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
