@@ -60,6 +60,28 @@ pub enum Command {
     /// Bluetooth LE tools: decode a frame, replay a recorded session.
     #[command(subcommand)]
     Ble(BleCommand),
+    /// HTTPS helpers.
+    #[command(subcommand)]
+    Tls(TlsCommand),
+}
+
+/// `cohealth tls …`.
+#[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// Write a self-signed certificate (cert.pem) and key (key.pem, mode 0600) for
+    /// HTTPS on the LAN, valid for one year, and print the settings that use them.
+    SelfSigned {
+        /// Directory for the two files [default: the data directory].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// A name or address the portal is reached by (repeatable); this machine's
+        /// name, localhost, 127.0.0.1 and ::1 are always added.
+        #[arg(long = "host", value_name = "NAME")]
+        hosts: Vec<String>,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `cohealth ble …`.

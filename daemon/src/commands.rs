@@ -24,6 +24,13 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
     // Device ids and models in [[ble.devices]] are checked, not just parsed.
     settings.ble.manager_settings()?;
+    // So are the HTTPS certificate and key.
+    if let (Some(cert), Some(key)) = (&settings.portal.tls_cert, &settings.portal.tls_key) {
+        let tls = crate::tls::load(cert, key)?;
+        if tls.self_signed {
+            println!("# portal.tls_cert is self-signed: no HSTS unless portal.hsts = \"on\"");
+        }
+    }
     println!("{}\nconfiguration is valid", settings.to_toml_hidden()?);
     Ok(())
 }

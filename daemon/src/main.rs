@@ -5,6 +5,7 @@
 //! - `settings`: the layered configuration.
 //! - `serve`: wiring and the one shutdown path.
 //! - `commands`: the admin subcommands (`user`, `device`, `deadletters`, …).
+//! - `tls`: HTTPS for the portal; `tls_cmd`: `cohealth tls self-signed`.
 
 mod ble_cmd;
 mod ble_live;
@@ -15,6 +16,8 @@ mod derive;
 mod http_ingest;
 mod serve;
 mod settings;
+mod tls;
+mod tls_cmd;
 
 use std::process::ExitCode;
 
@@ -72,6 +75,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<ExitCode> {
         Command::Device(c) => commands::device(&settings, c).await,
         Command::Deadletters(c) => commands::deadletters(&settings, c).await,
         Command::Ble(c) => ble_cmd::run(&settings, c).await,
+        Command::Tls(cli::TlsCommand::SelfSigned { out, hosts, force }) => {
+            let out = out.unwrap_or_else(|| settings.data_dir.clone());
+            let written = tls_cmd::self_signed(&out, &hosts, force)?;
+            print!("{}", tls_cmd::report(&written));
+            Ok(())
+        }
     }
     .map(|()| ExitCode::SUCCESS)
 }
@@ -83,6 +92,13 @@ fn init_logging(filter: &str) {
     // bluez-async says "Services already resolved." at info on every BLE connect.
     if !filter.to_string().contains("bluez_async")
         && let Ok(quiet) = "bluez_async=warn".parse()
+    {
+        filter = filter.add_directive(quiet);
+    }
+    // rustls warns about what clients send (odd alerts, unexpected messages):
+    // anyone can reach the HTTPS port, so that is debug material, not ours to warn about.
+    if !filter.to_string().contains("rustls")
+        && let Ok(quiet) = "rustls=error".parse()
     {
         filter = filter.add_directive(quiet);
     }

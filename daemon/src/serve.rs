@@ -3,11 +3,13 @@
 //! SIGTERM or SIGINT stops ingest first (the batch in hand is committed and acked),
 //! then the portal finishes its requests, then the store closes.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use cohealth_ingest::mqtt::{self, Batch, MqttSettings, Sink};
 use cohealth_ingest::stats::IngestStats;
 use cohealth_store::{CommitReport, Limits, LiveSample, Store, StoreError};
@@ -16,7 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::settings::Settings;
+use crate::settings::{Hsts, Settings};
 
 /// Which parts a process runs.
 #[derive(Clone, Copy, Debug)]
@@ -122,11 +124,28 @@ async fn start_portal(
     sink: &Arc<StoreSink>,
     stop: CancellationToken,
 ) -> anyhow::Result<JoinHandle<()>> {
+    // Certificate problems stop the start before the port is taken.
+    let tls = match (&settings.portal.tls_cert, &settings.portal.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::tls::load(cert, key)?),
+        _ => None,
+    };
+    let hsts = match settings.portal.hsts {
+        Hsts::On => tls.is_some(),
+        Hsts::Off => false,
+        Hsts::Auto => tls.as_ref().is_some_and(|t| !t.self_signed),
+    };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("listening on {}", settings.listen))?;
     let address = listener.local_addr()?;
-    info!(portal.address = %address, "portal listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    info!(
+        portal.address = %address,
+        portal.scheme = scheme,
+        portal.self_signed = tls.as_ref().map(|t| t.self_signed),
+        portal.hsts = hsts,
+        "portal listening"
+    );
     let state = cohealth_portal::AppState {
         store: sink.store.clone(),
         stats: sink.stats.clone(),
@@ -160,15 +179,37 @@ async fn start_portal(
         public_url: (mailer.is_some() || !settings.portal.public_url.is_empty())
             .then(|| settings.public_url()),
         mailer,
+        tls: tls.is_some(),
+        hsts,
         ..Default::default()
     };
+    let ingest =
+        cohealth_portal::with_security_headers(crate::http_ingest::router(sink.clone()), &options);
     let app = cohealth_portal::router_with(state, options)
-        .merge(crate::http_ingest::router(sink.clone()));
+        .merge(ingest)
+        .into_make_service_with_connect_info::<SocketAddr>();
+    let shutdown = async move { stop.cancelled().await };
     Ok(tokio::spawn(async move {
-        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await;
+        let served = match tls {
+            Some(tls) => {
+                // tap_io gives axum's ConnectInfo<SocketAddr> support to our listener.
+                let listener =
+                    crate::tls::TlsListener::new(listener, tls.config).map(|l| l.tap_io(|_| {}));
+                match listener {
+                    Ok(listener) => {
+                        axum::serve(listener, app)
+                            .with_graceful_shutdown(shutdown)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            None => {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            }
+        };
         if let Err(e) = served {
             warn!(error = %e, "portal stopped with an error");
         }

@@ -33,7 +33,7 @@ pub struct Settings {
     pub pending: PendingSection,
     /// The Bluetooth LE connection manager.
     pub ble: BleSection,
-    /// The web portal: its public address and outgoing mail.
+    /// The web portal: HTTPS, its public address and outgoing mail.
     pub portal: PortalSection,
     /// Devices to claim at start (the store is the truth afterwards).
     pub claims: Vec<ClaimSection>,
@@ -65,18 +65,6 @@ pub struct MqttSection {
     pub linger_ms: u64,
     /// Topic filters and their decoders.
     pub topics: Vec<Route>,
-}
-
-/// `[portal]`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PortalSection {
-    /// The portal's address as people reach it, the base of links in emails;
-    /// empty means `http://<listen>`.
-    pub public_url: String,
-    /// Outgoing mail; absent means mail is off.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub smtp: Option<SmtpSection>,
 }
 
 /// `[portal.smtp]`.
@@ -122,6 +110,37 @@ pub struct PendingSection {
     pub ttl_seconds: i64,
     /// Most samples waiting; the oldest are evicted first.
     pub max_samples: i64,
+}
+
+/// `[portal]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PortalSection {
+    /// Certificate chain (PEM, leaf first); with `tls_key`, the portal speaks HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, RSA or SEC1).
+    pub tls_key: Option<PathBuf>,
+    /// Whether to send `Strict-Transport-Security`.
+    pub hsts: Hsts,
+    /// The portal's address as people reach it, the base of links in emails;
+    /// empty means `http(s)://<listen>`.
+    pub public_url: String,
+    /// Outgoing mail; absent means mail is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpSection>,
+}
+
+/// `portal.hsts`: when browsers are told to insist on HTTPS.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Hsts {
+    /// Only with a certificate that is not self-signed.
+    #[default]
+    Auto,
+    /// Whenever the portal serves HTTPS, even with a self-signed certificate.
+    On,
+    /// Never.
+    Off,
 }
 
 /// One `[[claims]]` entry.
@@ -266,6 +285,15 @@ impl Settings {
             known,
             "configuration key `database`: use a file path, sqlite://… or postgres://…"
         );
+        let p = &self.portal;
+        anyhow::ensure!(
+            p.tls_cert.is_some() == p.tls_key.is_some(),
+            "configuration keys `portal.tls_cert` and `portal.tls_key`: set both (HTTPS) or neither (HTTP)"
+        );
+        anyhow::ensure!(
+            p.hsts != Hsts::On || p.tls_cert.is_some(),
+            "configuration key `portal.hsts`: \"on\" needs HTTPS (`portal.tls_cert` and `portal.tls_key`)"
+        );
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|e| anyhow::anyhow!("configuration key `log`: {e}"))?;
         let public = self.portal.public_url.as_str();
@@ -315,11 +343,17 @@ impl Settings {
         Ok(self)
     }
 
-    /// The base of links in emails: `portal.public_url`, else `http://<listen>`.
+    /// The base of links in emails: `portal.public_url`, else
+    /// `http(s)://<listen>`.
     pub fn public_url(&self) -> String {
         let configured = self.portal.public_url.trim_end_matches('/');
         if configured.is_empty() {
-            format!("http://{}", self.listen)
+            let scheme = if self.portal.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}", self.listen)
         } else {
             configured.to_owned()
         }
@@ -440,6 +474,35 @@ mod tests {
             let defaults = Settings::default();
             assert!(defaults.portal.smtp.is_none());
             assert_eq!(defaults.public_url(), "http://127.0.0.1:8080");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn tls_settings_come_in_pairs() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[portal]\ntls_cert = \"/etc/cohealth/cert.pem\"\nhsts = \"off\"\n",
+            )?;
+            let err = Settings::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("portal.tls_key"), "{err}");
+            jail.set_env("COHEALTH_PORTAL__TLS_KEY", "/etc/cohealth/key.pem");
+            let s = Settings::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap();
+            assert_eq!(s.portal.hsts, Hsts::Off);
+            assert_eq!(
+                s.portal.tls_key.as_deref(),
+                Some(Path::new("/etc/cohealth/key.pem"))
+            );
+            jail.clear_env();
+            jail.create_file("plain.toml", "[portal]\nhsts = \"on\"\n")?;
+            let err =
+                Settings::load(Some(Path::new("plain.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("portal.hsts"), "{err}");
+            jail.create_file("typo.toml", "[portal]\nhsts = \"yes\"\n")?;
+            let err =
+                Settings::load(Some(Path::new("typo.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("portal.hsts"), "{err}");
             Ok(())
         });
     }

@@ -70,6 +70,18 @@ pub struct PortalOptions {
     /// The address people reach the portal at (`https://health.example`), for
     /// links in invitations and emails; `None` takes it from each request.
     pub public_url: Option<String>,
+    /// This server terminates TLS itself: cookies get `Secure` on every request.
+    pub tls: bool,
+    /// Send `Strict-Transport-Security`; ignored unless [`PortalOptions::tls`].
+    pub hsts: bool,
+}
+
+impl PortalOptions {
+    fn security(&self) -> security::Policy {
+        security::Policy {
+            hsts: self.tls && self.hsts,
+        }
+    }
 }
 
 /// The router's state: the shared [`AppState`] plus the portal's own parts.
@@ -86,6 +98,7 @@ pub(crate) struct Portal {
     pub public_url: Option<Arc<str>>,
     /// Outgoing mail, with the configured base for its links.
     pub mail: Option<(mail::Mailer, Arc<str>)>,
+    pub tls: bool,
 }
 
 impl FromRef<Portal> for AppState {
@@ -116,6 +129,7 @@ pub fn router(state: AppState) -> Router {
 
 /// Builds the portal's router with explicit options.
 pub fn router_with(state: AppState, options: PortalOptions) -> Router {
+    let policy = options.security();
     let portal = Portal {
         dashboard_cache: Arc::new(pages::cache::DashboardCache::new(&state.live)),
         sessions: Arc::default(),
@@ -127,8 +141,9 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         stop: options.stop,
         dashboard: Arc::new(Dashboard::default_set()),
         jwt_key: Arc::default(),
+        tls: options.tls,
     };
-    Router::new()
+    let router = Router::new()
         .route("/", get(pages::home))
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))
@@ -183,7 +198,12 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         .nest("/api/v1", api::router())
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
-        .fallback(pages::not_found)
-        .layer(axum::middleware::map_response(security::headers))
-        .with_state(portal)
+        .fallback(pages::not_found);
+    security::layer(router, policy).with_state(portal)
+}
+
+/// Adds the portal's security headers (CSP, HSTS as `options` say, …) to every
+/// response of another router, for routes merged beside the portal's.
+pub fn with_security_headers(router: Router, options: &PortalOptions) -> Router {
+    security::layer(router, options.security())
 }

@@ -11,6 +11,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0003_ingest_token.sql"),
     ),
     (4, include_str!("../migrations/sqlite/0004_accounts.sql")),
+    (5, include_str!("../migrations/sqlite/0005_sharing.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -20,6 +21,7 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0003_ingest_token.sql"),
     ),
     (4, include_str!("../migrations/postgres/0004_accounts.sql")),
+    (5, include_str!("../migrations/postgres/0005_sharing.sql")),
 ];
 
 /// Applies every migration the database has not recorded yet, in version order.

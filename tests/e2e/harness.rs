@@ -171,6 +171,11 @@ impl App {
         App::configure_all(broker_url, extra, "")
     }
 
+    /// Writes a config with MQTT switched off (plus `extra` TOML), starting nothing.
+    pub fn configure_without_mqtt(extra: &str) -> App {
+        App::configure_all("mqtt://127.0.0.1:1883", extra, "enabled = false\n")
+    }
+
     /// Like [`App::configure`], with extra keys for the `[mqtt]` table.
     pub fn configure_mqtt(broker_url: &str, mqtt_extra: &str) -> App {
         App::configure_all(broker_url, "", mqtt_extra)

@@ -19,3 +19,4 @@ mod publisher;
 mod replay;
 mod serve;
 mod smtp_sink;
+mod tls;

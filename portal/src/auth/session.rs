@@ -107,8 +107,8 @@ pub(crate) fn anon_csrf_token(headers: &HeaderMap) -> Result<String, PortalError
 }
 
 /// The cookie carrying [`anon_csrf_token`]'s token, for an hour.
-pub(crate) fn anon_csrf_cookie(token: &str, headers: &HeaderMap) -> HeaderValue {
-    set_cookie(LOGIN_CSRF_COOKIE, token, 3600, over_tls(headers))
+pub(crate) fn anon_csrf_cookie(token: &str, secure: bool) -> HeaderValue {
+    set_cookie(LOGIN_CSRF_COOKIE, token, 3600, secure)
 }
 
 /// Refuses a session-less form whose token does not match its cookie: another
@@ -169,11 +169,29 @@ pub(crate) fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> 
         .filter(|v| !v.is_empty())
 }
 
-/// Whether the browser reached us over TLS (directly or through a proxy that says so).
-pub(crate) fn over_tls(headers: &HeaderMap) -> bool {
-    headers
+/// Whether the browser reached us over TLS: this server terminated it (the portal
+/// was built with [`crate::PortalOptions::tls`]), or a proxy in front says so in
+/// `X-Forwarded-Proto`. Cookies get `Secure` when it is true.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct OverTls(pub bool);
+
+impl FromRequestParts<Portal> for OverTls {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        portal: &Portal,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(OverTls(over_tls(portal, &parts.headers)))
+    }
+}
+
+/// What [`OverTls`] extracts, for handlers that hold the headers already.
+pub(crate) fn over_tls(portal: &Portal, headers: &HeaderMap) -> bool {
+    let forwarded = headers
         .get("x-forwarded-proto")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"))
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"https"));
+    portal.tls || forwarded
 }
 
 /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, `Secure` behind TLS;

@@ -263,7 +263,12 @@ pub(crate) async fn change_password(
     let mut response = Redirect::to("/account?password=1").into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &id, lifetime_s(), over_tls(&headers)),
+        set_cookie(
+            SESSION_COOKIE,
+            &id,
+            lifetime_s(),
+            over_tls(&portal, &headers),
+        ),
     );
     Ok(response)
 }

@@ -192,7 +192,11 @@ pub(crate) fn base_url(portal: &Portal, headers: &HeaderMap) -> String {
                 .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))
         })
         .unwrap_or("localhost");
-    let scheme = if over_tls(headers) { "https" } else { "http" };
+    let scheme = if over_tls(portal, headers) {
+        "https"
+    } else {
+        "http"
+    };
     format!("{scheme}://{host}")
 }
 

@@ -17,7 +17,7 @@ use crate::auth::ClientAddr;
 use crate::auth::limits::Action;
 use crate::auth::password::{hash_password, needs_rehash, verify_password};
 use crate::auth::session::{
-    self, LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, lifetime_s, over_tls, set_cookie,
+    self, LOGIN_CSRF_COOKIE, OverTls, SESSION_COOKIE, Session, lifetime_s, set_cookie,
 };
 use crate::{Portal, PortalError};
 
@@ -47,6 +47,7 @@ pub(crate) struct LoginQuery {
 /// `GET /login`.
 pub(crate) async fn form(
     session: Result<Session, PortalError>,
+    tls: OverTls,
     headers: HeaderMap,
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, PortalError> {
@@ -59,7 +60,7 @@ pub(crate) async fn form(
         }
         _ => None,
     };
-    login_page(&headers, StatusCode::OK, "", None, notice)
+    login_page_with(&headers, tls, StatusCode::OK, "", None, notice)
 }
 
 /// `POST /login`.
@@ -67,6 +68,7 @@ pub(crate) async fn submit(
     State(portal): State<Portal>,
     headers: HeaderMap,
     client: ClientAddr,
+    tls: OverTls,
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PortalError> {
     session::check_anon_csrf(&headers, &form.csrf)?;
@@ -74,16 +76,16 @@ pub(crate) async fn submit(
     else {
         return login_page(
             &headers,
+            tls,
             StatusCode::UNAUTHORIZED,
             &form.login,
             Some(PortalError::BadCredentials),
-            None,
         );
     };
     let id = session::begin(&portal, user.id, SessionStage::Full, &headers, client).await?;
     tracing::info!(user.id = user.id, person.id = user.person_id, "signed in");
 
-    let secure = over_tls(&headers);
+    let OverTls(secure) = tls;
     let mut response = Redirect::to("/dashboard").into_response();
     let h = response.headers_mut();
     h.append(
@@ -101,7 +103,7 @@ pub(crate) async fn submit(
 pub(crate) async fn logout(
     State(portal): State<Portal>,
     session: Session,
-    headers: HeaderMap,
+    tls: OverTls,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PortalError> {
     session.check_csrf(&form.csrf)?;
@@ -109,7 +111,7 @@ pub(crate) async fn logout(
     portal.app.store.delete_session(&session.id_hash).await?;
     tracing::info!(user.id = session.user.id, "signed out");
     let mut response = Redirect::to("/login").into_response();
-    let cleared = set_cookie(SESSION_COOKIE, "", 0, over_tls(&headers));
+    let cleared = set_cookie(SESSION_COOKIE, "", 0, tls.0);
     response.headers_mut().append(header::SET_COOKIE, cleared);
     Ok(response)
 }
@@ -175,6 +177,18 @@ pub(crate) async fn check_password(
 /// The sign-in page, with a fresh form token unless the browser holds one.
 fn login_page(
     headers: &HeaderMap,
+    tls: OverTls,
+    status: StatusCode,
+    login: &str,
+    error: Option<PortalError>,
+) -> Result<Response, PortalError> {
+    login_page_with(headers, tls, status, login, error, None)
+}
+
+/// [`login_page`] with a notice from another page (a password just reset).
+fn login_page_with(
+    headers: &HeaderMap,
+    tls: OverTls,
     status: StatusCode,
     login: &str,
     error: Option<PortalError>,
@@ -191,7 +205,7 @@ fn login_page(
     };
     let mut response = super::html("login.html", context)?;
     *response.status_mut() = status;
-    let cookie = session::anon_csrf_cookie(&token, headers);
+    let cookie = session::anon_csrf_cookie(&token, tls.0);
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }

@@ -15,11 +15,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cohealth_store::TokenPurpose;
 use serde::Deserialize;
 
+use crate::auth::ClientAddr;
 use crate::auth::email_token::{self, token_hash, well_formed};
 use crate::auth::limits::Action;
 use crate::auth::password::{check_strength, hash_password};
-use crate::auth::session::{LOGIN_CSRF_COOKIE, Session, cookie, over_tls, set_cookie};
-use crate::auth::{ClientAddr, random_hex, same_secret};
+use crate::auth::session::{self, SESSION_COOKIE, Session, over_tls, set_cookie};
 use crate::{Portal, PortalError};
 
 /// The `/login?notice=` value after a successful reset.
@@ -52,36 +52,19 @@ pub(crate) struct CsrfOnly {
     csrf: String,
 }
 
-/// The pre-session form token: the browser's own if it holds a well-formed
-/// one, else a fresh one.
-fn form_token(headers: &HeaderMap) -> Result<String, PortalError> {
-    match cookie(headers, LOGIN_CSRF_COOKIE) {
-        Some(t) if t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(t.to_owned()),
-        _ => random_hex(32),
-    }
-}
-
-/// Refuses a pre-session form whose token does not match its cookie.
-fn check_form_token(headers: &HeaderMap, posted: &str) -> Result<(), PortalError> {
-    let expected = cookie(headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
-    if expected.is_empty() || !same_secret(expected, posted) {
-        return Err(PortalError::Csrf);
-    }
-    Ok(())
-}
-
 /// Renders `template` with a pre-session form token (and sets its cookie).
 fn with_form_token(
+    portal: &Portal,
     headers: &HeaderMap,
     status: StatusCode,
     template: &str,
     context: minijinja::Value,
 ) -> Result<Response, PortalError> {
-    let token = form_token(headers)?;
+    let token = session::anon_csrf_token(headers)?;
     let context = minijinja::context! { csrf => &token, ..context };
     let mut response = super::html(template, context)?;
     *response.status_mut() = status;
-    let cookie = set_cookie(LOGIN_CSRF_COOKIE, &token, 3600, over_tls(headers));
+    let cookie = session::anon_csrf_cookie(&token, over_tls(portal, headers));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }
@@ -127,7 +110,7 @@ pub(crate) async fn forgot_form(
         sent => false,
         asset_v => crate::assets::version(),
     };
-    with_form_token(&headers, StatusCode::OK, "forgot.html", context)
+    with_form_token(&portal, &headers, StatusCode::OK, "forgot.html", context)
 }
 
 /// `POST /forgot`: mails a reset link if the account exists; the answer is the
@@ -138,7 +121,7 @@ pub(crate) async fn forgot_submit(
     client: ClientAddr,
     Form(form): Form<ForgotForm>,
 ) -> Result<Response, PortalError> {
-    check_form_token(&headers, &form.csrf)?;
+    session::check_anon_csrf(&headers, &form.csrf)?;
     let login = form.login.trim();
     if login.is_empty() || login.chars().count() > 320 {
         return Err(PortalError::BadRequest(
@@ -177,7 +160,7 @@ pub(crate) async fn forgot_submit(
         sent => portal.mail.is_some(),
         asset_v => crate::assets::version(),
     };
-    with_form_token(&headers, StatusCode::OK, "forgot.html", context)
+    with_form_token(&portal, &headers, StatusCode::OK, "forgot.html", context)
 }
 
 /// `GET /reset/{token}`: the new-password form, if the link is live.
@@ -197,10 +180,11 @@ pub(crate) async fn reset_form(
     else {
         return dead_link();
     };
-    reset_page(&headers, StatusCode::OK, &token, &live.email, None)
+    reset_page(&portal, &headers, StatusCode::OK, &token, &live.email, None)
 }
 
 fn reset_page(
+    portal: &Portal,
     headers: &HeaderMap,
     status: StatusCode,
     token: &str,
@@ -216,7 +200,7 @@ fn reset_page(
     };
     // The token is in the URL; the portal-wide Referrer-Policy (same-origin)
     // keeps it from other sites.
-    with_form_token(headers, status, "reset.html", context)
+    with_form_token(portal, headers, status, "reset.html", context)
 }
 
 /// `POST /reset/{token}`: sets the new password, ends every session of the
@@ -228,7 +212,7 @@ pub(crate) async fn reset_submit(
     Path(token): Path<String>,
     Form(form): Form<ResetForm>,
 ) -> Result<Response, PortalError> {
-    check_form_token(&headers, &form.csrf)?;
+    session::check_anon_csrf(&headers, &form.csrf)?;
     let now = portal.clock.now_ms();
     let limits = &portal.limits;
     if let Err(locked) = limits.check(Action::Reset, None, client.0, now) {
@@ -258,6 +242,7 @@ pub(crate) async fn reset_submit(
     if form.password != form.again {
         let message = "The two passwords differ; type the same one twice.";
         return reset_page(
+            &portal,
             &headers,
             StatusCode::BAD_REQUEST,
             &token,
@@ -275,6 +260,7 @@ pub(crate) async fn reset_submit(
     .collect();
     if let Err(message) = check_strength(&form.password, &personal) {
         return reset_page(
+            &portal,
             &headers,
             StatusCode::BAD_REQUEST,
             &token,
@@ -299,13 +285,13 @@ pub(crate) async fn reset_submit(
         limits.succeeded(Action::Reset, name);
     }
     tracing::info!(user.id = user_id, "password reset; every session ended");
-    let secure = over_tls(&headers);
+    let secure = over_tls(&portal, &headers);
     let mut response =
         Redirect::to(&format!("/login?notice={PASSWORD_SET_NOTICE}")).into_response();
     let h = response.headers_mut();
     h.append(
         header::SET_COOKIE,
-        set_cookie(crate::auth::session::SESSION_COOKIE, "", 0, secure),
+        set_cookie(SESSION_COOKIE, "", 0, secure),
     );
     Ok(response)
 }

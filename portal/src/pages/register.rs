@@ -175,7 +175,7 @@ pub(crate) async fn submit(
     );
     let id = session::begin(&portal, user.id, SessionStage::Full, &headers, client).await?;
     let mut response = Redirect::to("/onboarding").into_response();
-    let secure = over_tls(&headers);
+    let secure = over_tls(&portal, &headers);
     let h = response.headers_mut();
     h.append(
         header::SET_COOKIE,
@@ -259,7 +259,7 @@ async fn page(
     } else {
         StatusCode::FORBIDDEN
     };
-    let cookie = session::anon_csrf_cookie(&token, headers);
+    let cookie = session::anon_csrf_cookie(&token, session::over_tls(portal, headers));
     response.headers_mut().append(header::SET_COOKIE, cookie);
     Ok(response)
 }

@@ -88,7 +88,7 @@ pub(crate) async fn end_one(
         "session ended from the session list"
     );
     if ended == session.id_hash {
-        return Ok(signed_out(&headers));
+        return Ok(signed_out(&portal, &headers));
     }
     Ok(Redirect::to("/account/sessions").into_response())
 }
@@ -128,12 +128,12 @@ pub(crate) async fn end_all(
         ended = n,
         "signed out everywhere"
     );
-    Ok(signed_out(&headers))
+    Ok(signed_out(&portal, &headers))
 }
 
-fn signed_out(headers: &HeaderMap) -> Response {
+fn signed_out(portal: &Portal, headers: &HeaderMap) -> Response {
     let mut response = Redirect::to("/login").into_response();
-    let cleared = set_cookie(SESSION_COOKIE, "", 0, over_tls(headers));
+    let cleared = set_cookie(SESSION_COOKIE, "", 0, over_tls(portal, headers));
     response.headers_mut().append(header::SET_COOKIE, cleared);
     response
 }

@@ -31,31 +31,40 @@ pub struct TestPortal {
 impl TestPortal {
     /// A portal with one account (`ada@example.org`, Europe/Berlin) and no data.
     pub async fn new() -> TestPortal {
-        Self::build(Clock::Fixed(NOW), true, None).await
+        Self::build(Clock::Fixed(NOW), true, PortalOptions::default()).await
     }
 
     /// Like [`TestPortal::new`], sending mail with `mailer` and links to
     /// [`PUBLIC_URL`].
     pub async fn with_mail(mailer: cohealth_portal::mail::Mailer) -> TestPortal {
-        Self::build(Clock::Fixed(NOW), true, Some(mailer)).await
+        let options = PortalOptions {
+            mailer: Some(mailer),
+            public_url: Some(PUBLIC_URL.to_owned()),
+            ..Default::default()
+        };
+        Self::build(Clock::Fixed(NOW), true, options).await
+    }
+
+    /// Like [`TestPortal::new`] with the given options (the clock is fixed anyway).
+    pub async fn with_options(options: PortalOptions) -> TestPortal {
+        Self::build(Clock::Fixed(NOW), true, options).await
     }
 
     /// As [`TestPortal::new`], on a clock the test moves; starts at [`NOW`].
     pub async fn with_clock() -> (TestPortal, &'static AtomicI64) {
         let cell: &'static AtomicI64 = Box::leak(Box::new(AtomicI64::new(NOW)));
-        (Self::build(Clock::Manual(cell), true, None).await, cell)
+        (
+            Self::build(Clock::Manual(cell), true, PortalOptions::default()).await,
+            cell,
+        )
     }
 
     /// A fresh install: no accounts at all. `user` is a placeholder.
     pub async fn empty() -> TestPortal {
-        Self::build(Clock::Fixed(NOW), false, None).await
+        Self::build(Clock::Fixed(NOW), false, PortalOptions::default()).await
     }
 
-    async fn build(
-        clock: Clock,
-        with_user: bool,
-        mailer: Option<cohealth_portal::mail::Mailer>,
-    ) -> TestPortal {
+    async fn build(clock: Clock, with_user: bool, options: PortalOptions) -> TestPortal {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(
             &dir.path().join("t.db").display().to_string(),
@@ -89,12 +98,7 @@ impl TestPortal {
             stats: Default::default(),
             live: live.clone(),
         };
-        let options = PortalOptions {
-            clock,
-            public_url: mailer.as_ref().map(|_| PUBLIC_URL.to_owned()),
-            mailer,
-            ..Default::default()
-        };
+        let options = PortalOptions { clock, ..options };
         let app = cohealth_portal::router_with(state, options);
         TestPortal {
             store,

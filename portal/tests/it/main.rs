@@ -7,6 +7,7 @@ mod api;
 mod common;
 mod mail;
 mod pages;
+mod security;
 mod year;
 
 #[path = "../../../tests/e2e/smtp_sink.rs"]
