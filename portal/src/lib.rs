@@ -182,6 +182,9 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
             get(pages::tokens::page).post(pages::tokens::create),
         )
         .route("/account/tokens/revoke", post(pages::tokens::revoke))
+        .route("/sharing", get(pages::sharing::page))
+        .route("/sharing/grant", post(pages::sharing::grant))
+        .route("/sharing/revoke", post(pages::sharing::revoke))
         .route("/admin/household", get(pages::admin::page))
         .route(
             "/admin/household/registration",
@@ -189,6 +192,9 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         )
         .route("/admin/household/invite", post(pages::admin::invite))
         .route("/admin/household/withdraw", post(pages::admin::withdraw))
+        .route("/admin/household/role", post(pages::admin::set_role))
+        .route("/admin/household/person", post(pages::admin::add_person))
+        .route("/admin/household/claim", post(pages::admin::claim_for))
         .route("/dashboard", get(pages::dashboard::page))
         .route("/devices", get(pages::devices::page))
         .route("/devices/claim", post(pages::devices::claim))

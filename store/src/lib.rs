@@ -25,6 +25,7 @@ mod people;
 mod personal_tokens;
 mod query;
 mod rollup;
+mod sharing;
 mod tokens;
 mod tx;
 
@@ -50,6 +51,7 @@ pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, Us
 pub use personal_tokens::PersonalTokenRow;
 pub use query::{Bucket, SampleRow, SeriesPoint};
 pub use rollup::{Agg, RawPoint, day_start, local_days, minute_aggregates};
+pub use sharing::{AuditEntry, AuditRow, Category, GrantRow, PersonFacts};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

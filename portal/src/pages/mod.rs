@@ -10,6 +10,7 @@ pub(crate) mod login;
 pub(crate) mod recovery;
 pub(crate) mod register;
 pub(crate) mod sessions;
+pub(crate) mod sharing;
 pub(crate) mod tokens;
 
 use axum::http::header;

@@ -2,6 +2,7 @@
 
 #![expect(clippy::unwrap_used, reason = "tests fail loudly")]
 
+mod access;
 mod accounts;
 mod api;
 mod common;
