@@ -16,6 +16,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("devices.html", include_str!("../templates/devices.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("reset.html", include_str!("../templates/reset.html")),
+    ("notice.html", include_str!("../templates/notice.html")),
+    ("verify.html", include_str!("../templates/verify.html")),
     ("register.html", include_str!("../templates/register.html")),
     (
         "onboarding.html",

@@ -5,6 +5,7 @@
 //! - `ingest`: the durable, idempotent batch write the daemon acks after.
 //! - `rollup`: minute, hour and day aggregates kept as samples arrive.
 //! - `devices`, `people`, `query`, `deadletters`: the rest of the API.
+//! - `email_tokens`: single-use reset and verification links.
 //!
 //! Every query is a runtime query written once in portable SQL with `$n` binds
 //! (SQLite accepts them too); a macro runs it against whichever pool is open. The
@@ -16,6 +17,7 @@ mod counters;
 mod dashboard;
 mod deadletters;
 mod devices;
+mod email_tokens;
 mod ingest;
 mod metrics;
 mod migrate;
@@ -42,6 +44,7 @@ pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, NewInv
 pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
 pub use devices::{ClaimOutcome, DeviceRow};
+pub use email_tokens::{EmailToken, NewEmailToken, TokenPurpose};
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
 pub use metrics::{metric_from_id, metric_id};
 pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, UserRow};

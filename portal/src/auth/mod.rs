@@ -2,6 +2,7 @@
 //! tokens for API clients.
 
 pub(crate) mod access;
+pub mod email_token;
 pub mod jwt;
 pub(crate) mod limits;
 pub mod password;

@@ -6,6 +6,11 @@ mod access;
 mod accounts;
 mod api;
 mod common;
+mod mail;
 mod pages;
 mod security;
 mod year;
+
+#[path = "../../../tests/e2e/smtp_sink.rs"]
+#[allow(dead_code, reason = "shared with the e2e tests")]
+mod smtp_sink;
