@@ -195,5 +195,10 @@ pub(crate) fn notify_change(portal: &Portal, user: &UserRow, to: &str, change: C
         name = user.display_name,
         base = base.trim_end_matches('/'),
     );
-    mailer.send("security notice", to, "A change to your CoHealth account", body);
+    mailer.send(
+        "security notice",
+        to,
+        "A change to your CoHealth account",
+        body,
+    );
 }

@@ -285,8 +285,6 @@ pub(crate) async fn reset_submit(
         limits.succeeded(Action::Reset, name);
     }
     tracing::info!(user.id = user_id, "password reset; every session ended");
-    let change = crate::auth::email_token::Change::Password;
-    crate::auth::email_token::notify_change(&portal, &user, &user.email, change);
     let secure = over_tls(&portal, &headers);
     let mut response =
         Redirect::to(&format!("/login?notice={PASSWORD_SET_NOTICE}")).into_response();
