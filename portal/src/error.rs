@@ -22,6 +22,12 @@ pub enum PortalError {
     /// Wrong email, user name or password (one message for all, on purpose).
     #[error("wrong email, user name or password")]
     BadCredentials,
+    /// The account uses two-factor sign-in and no code came with the request.
+    #[error("this account uses two-factor sign-in: send the current code from the authenticator app (or a recovery code) as `totp`")]
+    SecondFactorRequired,
+    /// The one-time code is wrong, expired or already used.
+    #[error("that code is wrong or was used already; enter the current code from your authenticator app or an unused recovery code")]
+    BadSecondFactor,
     /// Signed in, but this is someone else's.
     #[error("this is not yours to see")]
     Forbidden,
@@ -64,9 +70,11 @@ impl PortalError {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            PortalError::SignIn | PortalError::Unauthorized | PortalError::BadCredentials => {
-                StatusCode::UNAUTHORIZED
-            }
+            PortalError::SignIn
+            | PortalError::Unauthorized
+            | PortalError::BadCredentials
+            | PortalError::SecondFactorRequired
+            | PortalError::BadSecondFactor => StatusCode::UNAUTHORIZED,
             PortalError::Forbidden | PortalError::Csrf | PortalError::MissingScope(_) => {
                 StatusCode::FORBIDDEN
             }
