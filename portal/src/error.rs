@@ -23,10 +23,14 @@ pub enum PortalError {
     #[error("wrong email, user name or password")]
     BadCredentials,
     /// The account uses two-factor sign-in and no code came with the request.
-    #[error("this account uses two-factor sign-in: send the current code from the authenticator app (or a recovery code) as `totp`")]
+    #[error(
+        "this account uses two-factor sign-in: send the current code from the authenticator app (or a recovery code) as `totp`"
+    )]
     SecondFactorRequired,
     /// The one-time code is wrong, expired or already used.
-    #[error("that code is wrong or was used already; enter the current code from your authenticator app or an unused recovery code")]
+    #[error(
+        "that code is wrong or was used already; enter the current code from your authenticator app or an unused recovery code"
+    )]
     BadSecondFactor,
     /// Signed in, but this is someone else's.
     #[error("this is not yours to see")]

@@ -37,7 +37,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "account_2fa.html",
         include_str!("../templates/account_2fa.html"),
     ),
-    ("login_2fa.html", include_str!("../templates/login_2fa.html")),
+    (
+        "login_2fa.html",
+        include_str!("../templates/login_2fa.html"),
+    ),
     (
         "admin_security.html",
         include_str!("../templates/admin_security.html"),

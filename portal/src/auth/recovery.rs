@@ -20,8 +20,7 @@ const SALT_BYTES: usize = 16;
 
 fn random(bytes: usize) -> Result<Vec<u8>, PortalError> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)
-        .map_err(|e| PortalError::Internal(format!("no randomness: {e}")))?;
+    getrandom::fill(&mut buf).map_err(|e| PortalError::Internal(format!("no randomness: {e}")))?;
     Ok(buf)
 }
 
@@ -63,7 +62,11 @@ pub(crate) fn hash(code: &str) -> Result<String, PortalError> {
     let normalised =
         normalise(code).ok_or_else(|| PortalError::Internal("malformed recovery code".into()))?;
     let salt = random(SALT_BYTES)?;
-    Ok(format!("{}${}", hex::encode(&salt), digest(&salt, &normalised)))
+    Ok(format!(
+        "{}${}",
+        hex::encode(&salt),
+        digest(&salt, &normalised)
+    ))
 }
 
 /// Whether a normalised code is the one `stored` was made from.

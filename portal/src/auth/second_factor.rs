@@ -131,8 +131,9 @@ pub(crate) async fn limited_confirm(
         .filter(|s| s.enabled_ms.is_none())
         .and_then(|s| s.secret);
     let step = match (&pending, as_totp(typed)) {
-        (Some(secret), Some(code)) => totp::base32_decode(secret)
-            .and_then(|key| totp::matching_step(&key, &code, now)),
+        (Some(secret), Some(code)) => {
+            totp::base32_decode(secret).and_then(|key| totp::matching_step(&key, &code, now))
+        }
         _ => None,
     };
     let ok = match (pending, step) {

@@ -197,7 +197,8 @@ pub(crate) async fn start(
     Form(form): Form<CsrfOnly>,
 ) -> Result<Response, PortalError> {
     session.check_csrf(&form.csrf)?;
-    let key = totp::new_secret().map_err(|e| PortalError::Internal(format!("no randomness: {e}")))?;
+    let key =
+        totp::new_secret().map_err(|e| PortalError::Internal(format!("no randomness: {e}")))?;
     let stored = portal
         .app
         .store
@@ -338,7 +339,10 @@ async fn render_account(
         Some(secret) => {
             let account = user.username.as_deref().unwrap_or(&user.email);
             let uri = totp::otpauth_uri(secret, account);
-            (Some(Value::from_safe_string(qr_svg(&uri)?)), Some(grouped(secret)))
+            (
+                Some(Value::from_safe_string(qr_svg(&uri)?)),
+                Some(grouped(secret)),
+            )
         }
         None => (None, None),
     };
