@@ -35,7 +35,14 @@ async fn verify(portal: &Portal, user: i64, typed: &str) -> Result<bool, PortalE
         let key = totp::base32_decode(&secret)
             .ok_or_else(|| PortalError::Internal("stored TOTP secret is not base32".into()))?;
         return match totp::matching_step(&key, &code, now) {
-            Some(step) => Ok(store.accept_totp_step(user, step).await?),
+            Some(step) => {
+                let fresh = store.accept_totp_step(user, step).await?;
+                if !fresh {
+                    // ASVS 2.8.5: a replayed code is refused and logged.
+                    tracing::warn!(user.id = user, "TOTP code used a second time");
+                }
+                Ok(fresh)
+            }
             None => Ok(false),
         };
     }

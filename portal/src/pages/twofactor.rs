@@ -521,3 +521,50 @@ async fn render_admin(
     *response.status_mut() = status;
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_qr_code_is_a_plain_svg() {
+        let uri = totp::otpauth_uri("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "ada@example.org");
+        let svg = qr_svg(&uri).unwrap();
+        if let Ok(path) = std::env::var("COHEALTH_QR_OUT") {
+            std::fs::write(path, &svg).unwrap();
+        }
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+        assert!(svg.ends_with("</svg>"));
+        assert!(!svg.contains("style"));
+        assert!(!svg.contains("<script"));
+        assert!(svg.matches("h1v1h-1z").count() > 100);
+    }
+
+    #[test]
+    fn secrets_are_shown_in_blocks_of_four() {
+        assert_eq!(grouped("ABCDEFGHIJ"), "ABCD EFGH IJ");
+    }
+
+    #[test]
+    fn only_enrolment_sign_in_and_assets_escape_the_household_rule() {
+        for path in [
+            "/account/2fa",
+            "/account/2fa/confirm",
+            "/logout",
+            "/login/2fa",
+            "/static/app.css",
+        ] {
+            assert!(exempt(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/dashboard",
+            "/devices",
+            "/admin/security",
+            "/account/2faX",
+            "/live",
+        ] {
+            assert!(!exempt(path), "{path}");
+        }
+    }
+}
