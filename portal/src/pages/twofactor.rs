@@ -218,6 +218,9 @@ pub(crate) async fn confirm(
     Form(form): Form<CodeForm>,
 ) -> Result<Response, PortalError> {
     session.check_csrf(&form.csrf)?;
+    if session.user.totp_enabled_ms.is_some() {
+        return Ok(Redirect::to("/account/2fa").into_response());
+    }
     let codes = recovery::generate()?;
     let hashes = codes
         .iter()
