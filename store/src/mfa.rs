@@ -172,15 +172,8 @@ impl Store {
         Ok(changed == 1)
     }
 
-    /// Whether the household requires every member to use two-factor sign-in.
-    pub async fn household_requires_2fa(&self, household: i64) -> Result<bool> {
-        let flag: Option<i64> = on_pool!(self, p => sqlx::query_scalar(
-            "SELECT require_2fa FROM household WHERE id = $1",
-        ).bind(household).fetch_optional(p).await?);
-        Ok(flag.unwrap_or(0) != 0)
-    }
-
-    /// Sets whether the household requires two-factor sign-in.
+    /// Sets whether the household requires two-factor sign-in (read it back
+    /// with [`Store::household_settings`]).
     pub async fn set_household_requires_2fa(&self, household: i64, required: bool) -> Result<()> {
         on_pool!(self, p => sqlx::query("UPDATE household SET require_2fa = $1 WHERE id = $2")
             .bind(i64::from(required)).bind(household).execute(p).await?.rows_affected());

@@ -175,22 +175,35 @@ async fn the_household_rule(backend: Backend) {
     person(&t.store, "ann@example.org", "UTC").await;
     let ann = user_of(&t.store, "ann@example.org").await;
     let household = ann.household_id;
-    assert!(!t.store.household_requires_2fa(household).await.unwrap());
+    assert!(
+        !t.store
+            .household_settings(household)
+            .await
+            .unwrap()
+            .require_2fa
+    );
     t.store
         .set_household_requires_2fa(household, true)
         .await
         .unwrap();
-    assert!(t.store.household_requires_2fa(household).await.unwrap());
+    assert!(
+        t.store
+            .household_settings(household)
+            .await
+            .unwrap()
+            .require_2fa
+    );
     t.store
         .set_household_requires_2fa(household, false)
         .await
         .unwrap();
-    assert!(!t.store.household_requires_2fa(household).await.unwrap());
     assert!(
         !t.store
-            .household_requires_2fa(household + 100)
+            .household_settings(household)
             .await
             .unwrap()
+            .require_2fa
     );
+    assert!(t.store.household_settings(household + 100).await.is_err());
 }
 both_backends!(household, the_household_rule);

@@ -285,7 +285,11 @@ pub(crate) async fn disable(
         return Ok(Redirect::to("/account/2fa").into_response());
     }
     let store = &portal.app.store;
-    if store.household_requires_2fa(user.household_id).await? {
+    if store
+        .household_settings(user.household_id)
+        .await?
+        .require_2fa
+    {
         let view = View {
             error: Some(
                 "Your household requires two-factor sign-in, so it cannot be switched off.".into(),
@@ -349,7 +353,11 @@ async fn render_account(
         }
         None => (None, None),
     };
-    let required = enabled.is_none() && store.household_requires_2fa(user.household_id).await?;
+    let required = enabled.is_none()
+        && store
+            .household_settings(user.household_id)
+            .await?
+            .require_2fa;
     let context = minijinja::context! {
         title => "Two-factor sign-in",
         enabled => enabled.is_some(),
@@ -435,11 +443,13 @@ pub(crate) async fn enforce_household_rule(
         match portal
             .app
             .store
-            .household_requires_2fa(session.user.household_id)
+            .household_settings(session.user.household_id)
             .await
         {
-            Ok(true) => return Redirect::to("/account/2fa").into_response(),
-            Ok(false) => {}
+            Ok(settings) if settings.require_2fa => {
+                return Redirect::to("/account/2fa").into_response();
+            }
+            Ok(_) => {}
             Err(e) => return PortalError::from(e).into_response(),
         }
     }
@@ -511,8 +521,9 @@ async fn render_admin(
     let required = portal
         .app
         .store
-        .household_requires_2fa(session.user.household_id)
-        .await?;
+        .household_settings(session.user.household_id)
+        .await?
+        .require_2fa;
     let context = minijinja::context! {
         title => "Security",
         required => required,

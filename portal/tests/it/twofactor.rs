@@ -6,9 +6,8 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use cohealth_portal::auth::password::hash_password;
 use cohealth_portal::auth::totp::{base32_decode, code_for_step, step_at};
-use cohealth_portal::{AppState, Clock, PortalOptions};
 use serde_json::Value;
-use tower::ServiceExt;
+use std::sync::atomic::Ordering;
 
 use crate::common::{NOW, PASSWORD, TestPortal, add_user, csrf_of, set_cookie, text};
 
@@ -259,34 +258,26 @@ async fn guessing_codes_meets_429() {
 
 #[tokio::test]
 async fn the_mfa_stage_expires_after_five_minutes() {
-    let portal = TestPortal::new().await;
+    let (portal, clock) = TestPortal::with_clock().await;
     let (session, csrf) = sign_in_plain(&portal, "ada").await;
     let e = enrol(&portal, &session, &csrf).await;
     let (mfa, csrf) = reach_code_prompt(&portal, "ada").await;
 
-    // The same store, six minutes later.
-    let later = |at: i64| {
-        let state = AppState {
-            store: portal.store.clone(),
-            stats: Default::default(),
-            live: portal.live.clone(),
-        };
-        let options = PortalOptions {
-            clock: Clock::Fixed(at),
-            ..Default::default()
-        };
-        cohealth_portal::router_with(state, options)
-    };
+    clock.store(NOW + 6 * 60_000, Ordering::Relaxed);
     let code = code_for_step(&e.key, step_at((NOW + 6 * 60_000) / 1000));
-    let request = Request::post("/login/2fa")
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::COOKIE, &mfa)
-        .body(Body::from(format!("code={code}&csrf={csrf}")))
-        .unwrap();
-    let r = later(NOW + 6 * 60_000).oneshot(request).await.unwrap();
+    let r = post_code(&portal, &mfa, &csrf, &code).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&r), "/login");
     assert_eq!(set_cookie(&r, "cohealth_session"), None);
+    assert_eq!(
+        location(&portal.get("/login/2fa", Some(&mfa)).await),
+        "/login"
+    );
+
+    // A fresh password step works, with the code of the new time.
+    let (mfa, csrf) = reach_code_prompt(&portal, "ada").await;
+    let r = post_code(&portal, &mfa, &csrf, &code).await;
+    assert_eq!(location(&r), "/dashboard");
 }
 
 async fn token_request(portal: &TestPortal, totp: Option<&str>) -> (StatusCode, Value) {
