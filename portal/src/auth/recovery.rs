@@ -5,7 +5,8 @@
 //! Fifty bits are fewer than the 112 that ASVS 2.6.2 asks of an unsalted
 //! look-up secret, so each code is stored as a random 128-bit salt and the
 //! SHA-256 of salt and code: a leaked table has to be attacked one code at a
-//! time. Typed codes are compared without regard to case, spaces or dashes.
+//! time. Typed codes are compared without regard to case, spaces or dashes,
+//! and a `1` or `0` typed for the letters `l` or `o` counts as the letter.
 
 use sha2::{Digest, Sha256};
 
@@ -41,7 +42,13 @@ pub(crate) fn normalise(typed: &str) -> Option<String> {
     let code: String = typed
         .chars()
         .filter(|c| !c.is_whitespace() && *c != '-')
-        .map(|c| c.to_ascii_uppercase())
+        .map(|c| match c.to_ascii_uppercase() {
+            // Codes are shown in lower case, where `l` and `o` pass for digits
+            // that base32 does not use.
+            '1' => 'L',
+            '0' => 'O',
+            c => c,
+        })
         .collect();
     let valid = code.len() == LEN
         && code
@@ -109,6 +116,10 @@ mod tests {
         assert_eq!(normalise("abcde-fgh23"), Some("ABCDEFGH23".into()));
         assert_eq!(normalise("123456"), None);
         assert_eq!(normalise("abcde-fgh18"), None);
+        assert_eq!(
+            normalise("h0110-abcde"),
+            Some("HOLLO ABCDE".replace(' ', ""))
+        );
         assert_eq!(normalise("abcde-fghij-k"), None);
     }
 }

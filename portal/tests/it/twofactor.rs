@@ -251,9 +251,23 @@ async fn guessing_codes_meets_429() {
     // Locked means locked: even the right code waits.
     let r = post_code(&portal, &mfa, &csrf, &right).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    // And the API is the same account's counter.
-    let r = token_request(&portal, Some(&right)).await;
-    assert_eq!(r.0, StatusCode::TOO_MANY_REQUESTS);
+    // And the API is the same account's counter, and says how long to wait.
+    let request = Request::post("/api/v1/token")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            serde_json::json!({ "login": "ada", "password": PASSWORD, "totp": right }).to_string(),
+        ))
+        .unwrap();
+    let r = portal.send(request).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key(header::RETRY_AFTER));
+    let json: Value = serde_json::from_str(&text(r).await).unwrap();
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many attempts")
+    );
 }
 
 #[tokio::test]
