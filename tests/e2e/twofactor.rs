@@ -177,6 +177,21 @@ async fn two_factor_sign_in_on_the_real_binary_keeps_secrets_out_of_the_log() {
         "replay"
     );
 
+    // Lost phone and codes: the admin command switches 2FA off and ends the
+    // account's sessions (in the store; the portal's short session cache may
+    // serve one for a few more seconds); the password alone signs in again.
+    let said = app.cli(&["user", "reset-2fa", "twofactor"], "");
+    assert!(said.contains("two-factor sign-in is off"), "{said}");
+    let store = app.store().await;
+    let user = store.user_by_login(EMAIL).await.unwrap().unwrap();
+    assert_eq!(user.totp_enabled_ms, None);
+    assert!(store.sessions_of(user.id).await.unwrap().is_empty());
+    let body = form(&[("login", EMAIL), ("password", PASSWORD), ("csrf", &token)]);
+    let (status, head, _) = call(&app, "POST", "/login", &pre, &body).await;
+    assert_eq!((status, location_in(&head).as_str()), (303, "/dashboard"));
+    let said = app.cli(&["user", "reset-2fa", "twofactor"], "");
+    assert!(said.contains("nothing changed"), "{said}");
+
     let log = app.log();
     assert!(log.contains("signed in with a second factor"), "{log}");
     assert!(log.contains("recovery code used"), "{log}");
