@@ -24,6 +24,18 @@ fn location(response: &Response<Body>) -> &str {
         .unwrap_or("")
 }
 
+/// The strict CSP allows no inline script or style: none of these pages has any.
+fn assert_no_inline_code(page: &str) {
+    assert!(!page.contains("style="), "inline style");
+    assert!(!page.contains("<style"), "style element");
+    assert!(!page.contains("<script"), "script element");
+    let handler = page.split(" on").skip(1).any(|rest| {
+        let name: String = rest.chars().take_while(char::is_ascii_lowercase).collect();
+        !name.is_empty() && rest[name.len()..].starts_with('=')
+    });
+    assert!(!handler, "event handler attribute");
+}
+
 fn form_value(value: &str) -> String {
     value
         .replace('%', "%25")
@@ -64,6 +76,7 @@ async fn reach_code_prompt(portal: &TestPortal, login: &str) -> (String, String)
     let prompt = portal.get("/login/2fa", Some(&mfa)).await;
     assert_eq!(prompt.status(), StatusCode::OK);
     let page = text(prompt).await;
+    assert_no_inline_code(&page);
     (mfa.clone(), csrf_of(&page))
 }
 
@@ -88,8 +101,7 @@ async fn enrol(portal: &TestPortal, session: &str, csrf: &str) -> Enrolled {
     assert_eq!(started.status(), StatusCode::SEE_OTHER);
     let page = text(portal.get("/account/2fa", Some(session)).await).await;
     assert!(page.contains("<svg"), "a QR code is drawn");
-    assert!(!page.contains("style="), "no inline style");
-    assert!(!page.contains("<script"), "no inline script");
+    assert_no_inline_code(&page);
     let start = page.find(r#"id="totp-secret">"#).unwrap() + 17;
     let end = start + page[start..].find("</code>").unwrap();
     let key = base32_decode(&page[start..end]).unwrap();
@@ -115,6 +127,7 @@ async fn enrol(portal: &TestPortal, session: &str, csrf: &str) -> Enrolled {
         .await;
     assert_eq!(done.status(), StatusCode::OK);
     let page = text(done).await;
+    assert_no_inline_code(&page);
     let list = &page[page.find(r#"id="recovery-codes""#).unwrap()..];
     let recovery: Vec<String> = list
         .split("<li><code>")
@@ -447,7 +460,9 @@ async fn the_household_can_require_2fa() {
     let (ada, ada_csrf) = sign_in_plain(&portal, "ada").await;
     let page = portal.get("/admin/security", Some(&ada)).await;
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(!text(page).await.contains("checked"));
+    let page = text(page).await;
+    assert_no_inline_code(&page);
+    assert!(!page.contains("checked"));
     let forged = portal
         .post_form("/admin/security", Some(&ada), "require_2fa=on&csrf=x")
         .await;
