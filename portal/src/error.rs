@@ -32,6 +32,11 @@ pub enum PortalError {
         "that code is wrong or was used already; enter the current code from your authenticator app or an unused recovery code"
     )]
     BadSecondFactor,
+    /// The household requires two-factor sign-in and this account has none yet.
+    #[error(
+        "your household requires two-factor sign-in: set it up on the portal's Two-factor page first"
+    )]
+    EnrolmentRequired,
     /// Signed in, but this is someone else's.
     #[error("this is not yours to see")]
     Forbidden,
@@ -79,9 +84,10 @@ impl PortalError {
             | PortalError::BadCredentials
             | PortalError::SecondFactorRequired
             | PortalError::BadSecondFactor => StatusCode::UNAUTHORIZED,
-            PortalError::Forbidden | PortalError::Csrf | PortalError::MissingScope(_) => {
-                StatusCode::FORBIDDEN
-            }
+            PortalError::Forbidden
+            | PortalError::Csrf
+            | PortalError::MissingScope(_)
+            | PortalError::EnrolmentRequired => StatusCode::FORBIDDEN,
             PortalError::NotFound | PortalError::Store(StoreError::NotFound(_)) => {
                 StatusCode::NOT_FOUND
             }

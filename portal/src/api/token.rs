@@ -2,7 +2,8 @@
 //!
 //! An account with two-factor sign-in must also send a current TOTP code or an
 //! unused recovery code as `totp` ([`second_factor`]); the code is checked and
-//! limited exactly as on the sign-in page.
+//! limited exactly as on the sign-in page. When the household requires 2FA, an
+//! account without it gets no token until it enrols.
 
 use axum::extract::{FromRequest, State};
 use axum::http::HeaderMap;
@@ -86,7 +87,8 @@ async fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest,
     }
 }
 
-/// Requires a valid one-time code from accounts that enrolled in 2FA.
+/// Requires a valid one-time code from accounts that enrolled in 2FA, and
+/// refuses accounts that have not enrolled when their household requires it.
 async fn second_factor(
     portal: &Portal,
     client: ClientAddr,
@@ -94,7 +96,16 @@ async fn second_factor(
     totp: Option<&str>,
 ) -> Result<(), PortalError> {
     if user.totp_enabled_ms.is_none() {
-        return Ok(());
+        let settings = portal
+            .app
+            .store
+            .household_settings(user.household_id)
+            .await?;
+        return if settings.require_2fa {
+            Err(PortalError::EnrolmentRequired)
+        } else {
+            Ok(())
+        };
     }
     let Some(code) = totp.map(str::trim).filter(|c| !c.is_empty()) else {
         return Err(PortalError::SecondFactorRequired);

@@ -512,6 +512,22 @@ async fn the_household_can_require_2fa() {
         portal.get("/static/app.css", Some(&bob)).await.status(),
         StatusCode::OK
     );
+    // Nor does the API hand Bob a token until he enrols.
+    let request = Request::post("/api/v1/token")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            serde_json::json!({ "login": "bob", "password": PASSWORD }).to_string(),
+        ))
+        .unwrap();
+    let r = portal.send(request).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let json: Value = serde_json::from_str(&text(r).await).unwrap();
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("requires two-factor")
+    );
     // Once enrolled, Bob may go anywhere again.
     enrol(&portal, &bob, &bob_csrf).await;
     assert_eq!(
