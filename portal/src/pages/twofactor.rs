@@ -366,7 +366,6 @@ async fn render_account(
         qr => qr,
         secret => secret,
         required => required,
-        is_admin => user.role == cohealth_store::Role::Admin,
         error => view.error,
         notice => view.notice,
         codes => view.codes,

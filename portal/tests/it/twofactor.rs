@@ -457,7 +457,14 @@ async fn the_household_can_require_2fa() {
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
+    let bob_page = text(portal.get("/account/2fa", Some(&bob)).await).await;
+    assert!(
+        !bob_page.contains("/admin/security"),
+        "no admin link for members"
+    );
     let (ada, ada_csrf) = sign_in_plain(&portal, "ada").await;
+    let ada_page = text(portal.get("/account/2fa", Some(&ada)).await).await;
+    assert!(ada_page.contains(r#"href="/admin/security""#));
     let page = portal.get("/admin/security", Some(&ada)).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page = text(page).await;
