@@ -100,7 +100,7 @@ pub(crate) async fn begin_challenge(
 ) -> Result<Response, PortalError> {
     let id = session::begin(portal, user.id, SessionStage::Mfa, headers, client).await?;
     tracing::info!(user.id = user.id, "password accepted; second factor owed");
-    let secure = over_tls(headers);
+    let secure = over_tls(portal, headers);
     let mut response = Redirect::to("/login/2fa").into_response();
     let h = response.headers_mut();
     h.append(
@@ -150,7 +150,12 @@ pub(crate) async fn challenge_submit(
     let mut response = Redirect::to("/dashboard").into_response();
     response.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &id, lifetime_s(), over_tls(&headers)),
+        set_cookie(
+            SESSION_COOKIE,
+            &id,
+            lifetime_s(),
+            over_tls(&portal, &headers),
+        ),
     );
     Ok(response)
 }
