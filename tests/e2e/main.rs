@@ -20,3 +20,4 @@ mod replay;
 mod serve;
 mod smtp_sink;
 mod tls;
+mod twofactor;

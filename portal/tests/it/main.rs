@@ -9,6 +9,7 @@ mod common;
 mod mail;
 mod pages;
 mod security;
+mod twofactor;
 mod year;
 
 #[path = "../../../tests/e2e/smtp_sink.rs"]
