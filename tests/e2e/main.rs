@@ -5,6 +5,7 @@
 #![allow(missing_docs)]
 
 mod browser;
+mod browser_accounts;
 mod exactly_once;
 mod gateways;
 

@@ -236,6 +236,8 @@ pub(crate) async fn confirm(
     }
     portal.sessions.forget_user(session.user.id);
     tracing::info!(user.id = session.user.id, "two-factor sign-in switched on");
+    let notice = crate::auth::email_token::Change::TwoFactorOn;
+    crate::auth::email_token::notify_change(&portal, &session.user, &&session.user.email, notice);
     let view = View {
         notice: Some("Two-factor sign-in is on."),
         codes: Some(codes),
@@ -269,6 +271,8 @@ pub(crate) async fn regenerate(
         .replace_recovery_codes(session.user.id, &hashes, portal.clock.now_ms())
         .await?;
     tracing::info!(user.id = session.user.id, "recovery codes replaced");
+    let notice = crate::auth::email_token::Change::RecoveryCodes;
+    crate::auth::email_token::notify_change(&portal, &session.user, &&session.user.email, notice);
     let view = View {
         notice: Some("New recovery codes made; the old ones no longer work."),
         codes: Some(codes),
@@ -317,6 +321,8 @@ pub(crate) async fn disable(
     store.disable_totp(user.id).await?;
     portal.sessions.forget_user(user.id);
     tracing::info!(user.id = user.id, "two-factor sign-in switched off");
+    let notice = crate::auth::email_token::Change::TwoFactorOff;
+    crate::auth::email_token::notify_change(&portal, user, &user.email, notice);
     let view = View {
         notice: Some("Two-factor sign-in is off."),
         ..View::default()
