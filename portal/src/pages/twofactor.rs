@@ -237,7 +237,7 @@ pub(crate) async fn confirm(
     portal.sessions.forget_user(session.user.id);
     tracing::info!(user.id = session.user.id, "two-factor sign-in switched on");
     let notice = crate::auth::email_token::Change::TwoFactorOn;
-    crate::auth::email_token::notify_change(&portal, &session.user, &&session.user.email, notice);
+    crate::auth::email_token::notify_change(&portal, &session.user, &session.user.email, notice);
     let view = View {
         notice: Some("Two-factor sign-in is on."),
         codes: Some(codes),
@@ -272,7 +272,7 @@ pub(crate) async fn regenerate(
         .await?;
     tracing::info!(user.id = session.user.id, "recovery codes replaced");
     let notice = crate::auth::email_token::Change::RecoveryCodes;
-    crate::auth::email_token::notify_change(&portal, &session.user, &&session.user.email, notice);
+    crate::auth::email_token::notify_change(&portal, &session.user, &session.user.email, notice);
     let view = View {
         notice: Some("New recovery codes made; the old ones no longer work."),
         codes: Some(codes),
