@@ -147,12 +147,21 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
             get(pages::tokens::page).post(pages::tokens::create),
         )
         .route("/account/tokens/revoke", post(pages::tokens::revoke))
+        .route("/account/data", get(pages::data::page))
+        .route("/account/data/metric", post(pages::data::delete_metric))
+        .route("/account/data/device", post(pages::data::delete_device))
+        .route("/account/data/account", post(pages::data::delete_account))
+        .route("/account/data/cancel", post(pages::data::cancel))
         .route("/admin/household", get(pages::admin::page))
         .route(
             "/admin/household/registration",
             post(pages::admin::set_open),
         )
         .route("/admin/household/invite", post(pages::admin::invite))
+        .route(
+            "/admin/household/retention",
+            post(pages::admin::set_retention),
+        )
         .route("/admin/household/withdraw", post(pages::admin::withdraw))
         .route("/dashboard", get(pages::dashboard::page))
         .route("/devices", get(pages::devices::page))

@@ -4,6 +4,7 @@
 //! - [`Store`]: opening, migrating, and the backend switch.
 //! - `ingest`: the durable, idempotent batch write the daemon acks after.
 //! - `rollup`: minute, hour and day aggregates kept as samples arrive.
+//! - `deletion`, `retention`: removing a person's data, and old raw samples.
 //! - `devices`, `people`, `query`, `deadletters`: the rest of the API.
 //!
 //! Every query is a runtime query written once in portable SQL with `$n` binds
@@ -15,6 +16,7 @@ mod bulk;
 mod counters;
 mod dashboard;
 mod deadletters;
+mod deletion;
 mod devices;
 mod ingest;
 mod metrics;
@@ -22,6 +24,7 @@ mod migrate;
 mod people;
 mod personal_tokens;
 mod query;
+mod retention;
 mod rollup;
 mod tokens;
 mod tx;
@@ -40,12 +43,14 @@ use sqlx::sqlite::{
 pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, Profile};
 pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
+pub use deletion::{DELETED_ACTOR_NAME, DELETION_GRACE_MS, DeletionRequest, DeviceDeletion};
 pub use devices::{ClaimOutcome, DeviceRow};
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
 pub use metrics::{metric_from_id, metric_id};
 pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, UserRow};
 pub use personal_tokens::PersonalTokenRow;
 pub use query::{Bucket, SampleRow, SeriesPoint};
+pub use retention::RETENTION_MAX_DAYS;
 pub use rollup::{Agg, RawPoint, day_start, local_days, minute_aggregates};
 
 /// Everything that can go wrong in the store.
