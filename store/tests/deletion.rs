@@ -134,13 +134,12 @@ impl Raw {
                 .unwrap();
                 let mut out = Vec::new();
                 for t in tables {
-                    let cols: Vec<(String, String)> = sqlx::query_as(
-                        "SELECT name, type FROM pragma_table_info($1) ORDER BY cid",
-                    )
-                    .bind(&t)
-                    .fetch_all(&mut *c)
-                    .await
-                    .unwrap();
+                    let cols: Vec<(String, String)> =
+                        sqlx::query_as("SELECT name, type FROM pragma_table_info($1) ORDER BY cid")
+                            .bind(&t)
+                            .fetch_all(&mut *c)
+                            .await
+                            .unwrap();
                     for (col, ty) in cols {
                         let text = ty.to_uppercase().contains("TEXT");
                         out.push((t.clone(), col, text));
@@ -364,7 +363,10 @@ async fn deletion_leaves_nothing_behind(backend: Backend) {
     let now = T0 + DAY;
     let request = s.request_deletion(vic, Some(vic_u), now).await.unwrap();
     assert_eq!(request.due_ms, now + DELETION_GRACE_MS);
-    let again = s.request_deletion(vic, Some(vic_u), now + HOUR).await.unwrap();
+    let again = s
+        .request_deletion(vic, Some(vic_u), now + HOUR)
+        .await
+        .unwrap();
     assert_eq!(again.due_ms, request.due_ms, "asking again keeps the date");
     let before = raw.row_counts().await;
     assert_eq!(s.purge_due_deletions(request.due_ms - 1).await.unwrap(), 0);
@@ -391,8 +393,10 @@ async fn deletion_leaves_nothing_behind(backend: Backend) {
         0
     );
     assert_eq!(
-        raw.count("SELECT COUNT(*) FROM counter_state WHERE source_id NOT IN (SELECT id FROM source)")
-            .await,
+        raw.count(
+            "SELECT COUNT(*) FROM counter_state WHERE source_id NOT IN (SELECT id FROM source)"
+        )
+        .await,
         0
     );
     assert_eq!(raw.count("SELECT COUNT(*) FROM pending_sample").await, 0);
@@ -448,7 +452,10 @@ async fn deletion_leaves_nothing_behind(backend: Backend) {
     assert_eq!(cy_request.due_ms, T0 + 100 * DAY);
     assert!(s.user_by_login("cy@example.org").await.unwrap().is_some());
 }
-both_backends!(deletion_leaves_nothing_behind, deletion_leaves_nothing_behind);
+both_backends!(
+    deletion_leaves_nothing_behind,
+    deletion_leaves_nothing_behind
+);
 
 async fn cancelled_deletion_is_not_carried_out(backend: Backend) {
     let t = fresh(backend, Limits::default()).await;
@@ -534,7 +541,11 @@ async fn range_deletion_rebuilds_rollups(backend: Backend) {
         totals(s, p, Metric::Weight, Bucket::Day, day1, day1 + DAY).await,
         (1, 70.0)
     );
-    assert!(s.delete_metric_range(p, hr, h(11, 0), h(11, 0)).await.is_err());
+    assert!(
+        s.delete_metric_range(p, hr, h(11, 0), h(11, 0))
+            .await
+            .is_err()
+    );
 }
 both_backends!(range_deletion, range_deletion_rebuilds_rollups);
 
@@ -617,8 +628,10 @@ async fn device_deletion_rebuilds_rollups(backend: Backend) {
     assert_eq!(s.use_ingest_token("band-b-token", T0).await.unwrap(), None);
     let mut raw = Raw::open(&t.url).await;
     assert_eq!(
-        raw.count("SELECT COUNT(*) FROM counter_state WHERE source_id NOT IN (SELECT id FROM source)")
-            .await,
+        raw.count(
+            "SELECT COUNT(*) FROM counter_state WHERE source_id NOT IN (SELECT id FROM source)"
+        )
+        .await,
         0
     );
 
@@ -666,7 +679,9 @@ async fn device_deletion_rebuilds_rollups(backend: Backend) {
         totals(s, p, hr, Bucket::Day, day1, day1 + DAY).await,
         (1, 60.0)
     );
-    s.delete_metric_range(p, hr, day1, day1 + DAY).await.unwrap();
+    s.delete_metric_range(p, hr, day1, day1 + DAY)
+        .await
+        .unwrap();
     assert_eq!(
         totals(s, p, Metric::Steps, Bucket::Day, day1, day1 + DAY).await,
         (1, 500.0)
@@ -687,13 +702,25 @@ async fn retention_keeps_rollups(backend: Backend) {
         vec![reading(
             "scale",
             SourceKind::Phone,
-            vec![at(Metric::Weight, 72.0, old), at(Metric::Weight, 71.0, recent)],
+            vec![
+                at(Metric::Weight, 72.0, old),
+                at(Metric::Weight, 71.0, recent),
+            ],
         )],
     )
     .await;
-    let household = s.user_by_login("ret@example.org").await.unwrap().unwrap().household_id;
+    let household = s
+        .user_by_login("ret@example.org")
+        .await
+        .unwrap()
+        .unwrap()
+        .household_id;
     assert_eq!(s.retention_days(household).await.unwrap(), None);
-    assert_eq!(s.apply_retention(now).await.unwrap(), 0, "no retention set keeps all");
+    assert_eq!(
+        s.apply_retention(now).await.unwrap(),
+        0,
+        "no retention set keeps all"
+    );
     assert!(s.set_retention_days(household, Some(0)).await.is_err());
     s.set_retention_days(household, Some(30)).await.unwrap();
     assert_eq!(s.retention_days(household).await.unwrap(), Some(30));
@@ -701,7 +728,10 @@ async fn retention_keeps_rollups(backend: Backend) {
     assert_eq!(s.apply_retention(now).await.unwrap(), 1);
     let w = Metric::Weight;
     assert_eq!(s.samples(p, w, old - DAY, old + DAY, 10).await.unwrap(), []);
-    assert_eq!(s.samples(p, w, recent - DAY, now, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        s.samples(p, w, recent - DAY, now, 10).await.unwrap().len(),
+        1
+    );
     // The old reading's rollups stay, every bucket size.
     for b in [Bucket::Minute, Bucket::Hour, Bucket::Day] {
         assert_eq!(totals(s, p, w, b, old - DAY, old + DAY).await, (1, 72.0));

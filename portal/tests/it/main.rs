@@ -5,6 +5,7 @@
 mod accounts;
 mod api;
 mod common;
+mod data;
 mod pages;
 mod security;
 mod year;
