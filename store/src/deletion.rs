@@ -6,8 +6,11 @@
 //! managed child's data); the store itself does not decide who may delete what.
 //!
 //! Rollups are rebuilt from the raw samples that remain with the same code the
-//! ingest path uses ([`rollup::refresh_rows`]), so a day total drops by exactly the
-//! deleted samples.
+//! ingest path uses (`rollup::refresh_rows` and `rollup::refresh_span`), so a day
+//! total drops by exactly the deleted samples. A range deletion clears every
+//! minute rollup in the range, including those whose raw samples retention had
+//! already dropped; a device deletion can only reach the spans whose raw samples
+//! remain, since rollups do not record their device.
 //!
 //! # Devices: forgotten, or released when shared
 //! A device whose data is deleted is *forgotten*: its row, its sources, their
@@ -35,6 +38,8 @@ use crate::{Result, Store, StoreError, on_pool, rollup};
 
 /// How long a requested account deletion waits before it is carried out, ms.
 pub const DELETION_GRACE_MS: i64 = 7 * 24 * 3_600_000;
+
+const MINUTE: i64 = 60_000;
 
 /// What `actor_name` says in audit entries whose actor's account is gone.
 pub const DELETED_ACTOR_NAME: &str = "a deleted account";
@@ -82,10 +87,22 @@ impl Store {
         )
         .bind(person).bind(metric).bind(from_ms).bind(to_ms)
         .fetch_all(&mut **t).await?);
-        let rows = as_rows(&gone);
-        rollup::refresh_rows(&mut tx, person, &rows).await?;
+        // Rollups whose raw samples retention already dropped must go too, so the
+        // span rebuilt is every minute rollup in the range, not only the deleted
+        // samples' minutes.
+        let first_minute = from_ms.div_euclid(MINUTE) * MINUTE;
+        let (lo, hi): (Option<i64>, Option<i64>) = on_tx!(&mut tx, t => sqlx::query_as(
+            "SELECT MIN(bucket_ms), MAX(bucket_ms) FROM rollup_minute
+             WHERE person_id = $1 AND metric_id = $2 AND bucket_ms >= $3 AND bucket_ms < $4",
+        )
+        .bind(person).bind(metric).bind(first_minute).bind(to_ms)
+        .fetch_one(&mut **t).await?);
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            let tz = rollup::person_zone(&mut tx, person).await?;
+            rollup::refresh_span(&mut tx, person, metric, lo, hi, tz).await?;
+        }
         tx.commit().await?;
-        Ok(rows.len() as u64)
+        Ok(gone.len() as u64)
     }
 
     /// Deletes every sample of `person` whose source is `device`, rebuilds the

@@ -738,5 +738,20 @@ async fn retention_keeps_rollups(backend: Backend) {
     }
     s.set_retention_days(household, None).await.unwrap();
     assert_eq!(s.retention_days(household).await.unwrap(), None);
+
+    // Deleting the span later removes those kept rollups too, though no raw
+    // sample is left to delete.
+    let gone = s
+        .delete_metric_range(p, w, old - DAY, old + DAY)
+        .await
+        .unwrap();
+    assert_eq!(gone, 0);
+    for b in [Bucket::Minute, Bucket::Hour, Bucket::Day] {
+        assert_eq!(totals(s, p, w, b, old - DAY, old + DAY).await, (0, 0.0));
+    }
+    assert_eq!(
+        totals(s, p, w, Bucket::Day, recent - DAY, now).await,
+        (1, 71.0)
+    );
 }
 both_backends!(retention, retention_keeps_rollups);
