@@ -130,6 +130,13 @@ pub enum UserCommand {
         #[arg(long, default_value = "UTC")]
         time_zone: String,
     },
+    /// Print a one-time link (valid 30 minutes) that sets a new password, for
+    /// households without outgoing mail. Older unused links of the account stop
+    /// working.
+    Reset {
+        /// Email or user name of the account.
+        user: String,
+    },
 }
 
 /// `cohealth device …`.

@@ -35,14 +35,22 @@ pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A named account or record that does not exist: the process exits with 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Missing(pub String);
+
 /// `cohealth user …`.
 pub async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
-    let UserCommand::Add {
-        email,
-        username,
-        name,
-        time_zone,
-    } = command;
+    let (email, username, name, time_zone) = match command {
+        UserCommand::Add {
+            email,
+            username,
+            name,
+            time_zone,
+        } => (email, username, name, time_zone),
+        UserCommand::Reset { user } => return reset_link(settings, &user).await,
+    };
     check_email(&email)?;
     if let Some(name) = &username {
         check_username(name)?;
@@ -68,6 +76,29 @@ pub async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<(
         .await?;
     println!("created {} ({})", user.email, user.role.as_str());
     store.close().await;
+    Ok(())
+}
+
+/// `cohealth user reset`: prints a one-time password-reset link.
+async fn reset_link(settings: &Settings, login: &str) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let Some(user) = store.user_by_login(login).await? else {
+        store.close().await;
+        return Err(Missing(format!("no account `{login}`")).into());
+    };
+    let link = cohealth_portal::auth::email_token::create_reset_link(
+        &store,
+        &user,
+        &settings.public_url(),
+        now_ms(),
+    )
+    .await?;
+    store.close().await;
+    println!("{link}");
+    eprintln!(
+        "one-time link for {login}: it works once, for 30 minutes, and sets a new password \
+         (every session of the account ends). Older unused links of the account no longer work."
+    );
     Ok(())
 }
 

@@ -151,8 +151,34 @@ async fn start_portal(
         stats: sink.stats.clone(),
         live: sink.live.clone(),
     };
+    let mailer = match &settings.portal.smtp {
+        Some(smtp) => {
+            let mailer = cohealth_portal::mail::Mailer::new(&smtp.mail_settings())
+                .context("setting up outgoing mail (portal.smtp)")?;
+            info!("outgoing mail is on");
+            Some(mailer)
+        }
+        None => {
+            info!("outgoing mail is off: no [portal.smtp] in the configuration");
+            None
+        }
+    };
+    if mailer.is_some()
+        && settings.portal.public_url.is_empty()
+        && settings.listen.ip().is_unspecified()
+    {
+        warn!(
+            portal.public_url = %settings.public_url(),
+            "links in emails point at an unspecified address; set portal.public_url"
+        );
+    }
     let options = cohealth_portal::PortalOptions {
         stop: stop.clone(),
+        // Configured, or needed for mail links: then derived from `listen`.
+        // Otherwise links (invitations) follow the address each request came to.
+        public_url: (mailer.is_some() || !settings.portal.public_url.is_empty())
+            .then(|| settings.public_url()),
+        mailer,
         tls: tls.is_some(),
         hsts,
         ..Default::default()

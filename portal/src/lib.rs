@@ -12,6 +12,7 @@
 //! - `templates`, `assets`, `security`: the skeleton every page reuses.
 //! - [`PortalError`]: the one error type; 4xx render a page, 5xx are logged once.
 //! - `ops`: health check and Prometheus counters.
+//! - [`mail`]: outgoing email (reset and verification links), off without SMTP.
 //!
 //! The portal reads the same [`Store`] the daemon writes; it never talks to MQTT
 //! or Bluetooth itself.
@@ -24,6 +25,7 @@ mod clock;
 mod dashboards;
 mod error;
 mod live;
+pub mod mail;
 mod ops;
 mod pages;
 mod security;
@@ -61,6 +63,10 @@ pub struct PortalOptions {
     pub clock: Clock,
     /// Cancelled at shutdown, so that open live streams end and the server can stop.
     pub stop: CancellationToken,
+    /// Outgoing mail; `None` when no SMTP server is configured (mail is off).
+    /// Mail also needs `public_url`: links in emails are never built from a
+    /// request's Host header, which a stranger controls.
+    pub mailer: Option<mail::Mailer>,
     /// The address people reach the portal at (`https://health.example`), for
     /// links in invitations and emails; `None` takes it from each request.
     pub public_url: Option<String>,
@@ -90,12 +96,29 @@ pub(crate) struct Portal {
     pub sessions: Arc<auth::session_cache::SessionCache>,
     pub limits: Arc<auth::limits::Limiter>,
     pub public_url: Option<Arc<str>>,
+    /// Outgoing mail, with the configured base for its links.
+    pub mail: Option<(mail::Mailer, Arc<str>)>,
     pub tls: bool,
 }
 
 impl FromRef<Portal> for AppState {
     fn from_ref(portal: &Portal) -> AppState {
         portal.app.clone()
+    }
+}
+
+/// Mail is on only with a configured public address to build links from.
+fn mail_with_links(
+    mailer: Option<mail::Mailer>,
+    public_url: Option<&str>,
+) -> Option<(mail::Mailer, Arc<str>)> {
+    match (mailer, public_url) {
+        (Some(mailer), Some(url)) => Some((mailer, Arc::from(url.trim_end_matches('/')))),
+        (Some(_), None) => {
+            tracing::error!("outgoing mail needs the portal's public address; mail is off");
+            None
+        }
+        (None, _) => None,
     }
 }
 
@@ -111,6 +134,7 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         dashboard_cache: Arc::new(pages::cache::DashboardCache::new(&state.live)),
         sessions: Arc::default(),
         limits: Arc::default(),
+        mail: mail_with_links(options.mailer, options.public_url.as_deref()),
         public_url: options.public_url.map(Arc::from),
         app: state,
         clock: options.clock,
@@ -123,6 +147,17 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         .route("/", get(pages::home))
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))
+        .route(
+            "/forgot",
+            get(pages::recovery::forgot_form).post(pages::recovery::forgot_submit),
+        )
+        .route(
+            "/reset/{token}",
+            get(pages::recovery::reset_form).post(pages::recovery::reset_submit),
+        )
+        .route("/verify", get(pages::recovery::verify_page))
+        .route("/verify/resend", post(pages::recovery::verify_resend))
+        .route("/verify/{token}", get(pages::recovery::verify_link))
         .route(
             "/register",
             get(pages::register::form).post(pages::register::submit),
@@ -147,6 +182,9 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
             get(pages::tokens::page).post(pages::tokens::create),
         )
         .route("/account/tokens/revoke", post(pages::tokens::revoke))
+        .route("/sharing", get(pages::sharing::page))
+        .route("/sharing/grant", post(pages::sharing::grant))
+        .route("/sharing/revoke", post(pages::sharing::revoke))
         .route("/account/data", get(pages::data::page))
         .route("/account/data/metric", post(pages::data::delete_metric))
         .route("/account/data/device", post(pages::data::delete_device))
@@ -163,6 +201,9 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
             post(pages::admin::set_retention),
         )
         .route("/admin/household/withdraw", post(pages::admin::withdraw))
+        .route("/admin/household/role", post(pages::admin::set_role))
+        .route("/admin/household/person", post(pages::admin::add_person))
+        .route("/admin/household/claim", post(pages::admin::claim_for))
         .route("/dashboard", get(pages::dashboard::page))
         .route("/devices", get(pages::devices::page))
         .route("/devices/claim", post(pages::devices::claim))

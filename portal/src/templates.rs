@@ -17,6 +17,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("devices.html", include_str!("../templates/devices.html")),
     ("data.html", include_str!("../templates/data.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("reset.html", include_str!("../templates/reset.html")),
+    ("notice.html", include_str!("../templates/notice.html")),
+    ("verify.html", include_str!("../templates/verify.html")),
     ("register.html", include_str!("../templates/register.html")),
     (
         "onboarding.html",
@@ -25,6 +29,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("account.html", include_str!("../templates/account.html")),
     ("sessions.html", include_str!("../templates/sessions.html")),
     ("tokens.html", include_str!("../templates/tokens.html")),
+    ("sharing.html", include_str!("../templates/sharing.html")),
     (
         "admin_household.html",
         include_str!("../templates/admin_household.html"),

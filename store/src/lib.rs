@@ -6,6 +6,7 @@
 //! - `rollup`: minute, hour and day aggregates kept as samples arrive.
 //! - `deletion`, `retention`: removing a person's data, and old raw samples.
 //! - `devices`, `people`, `query`, `deadletters`: the rest of the API.
+//! - `email_tokens`: single-use reset and verification links.
 //!
 //! Every query is a runtime query written once in portable SQL with `$n` binds
 //! (SQLite accepts them too); a macro runs it against whichever pool is open. The
@@ -18,6 +19,7 @@ mod dashboard;
 mod deadletters;
 mod deletion;
 mod devices;
+mod email_tokens;
 mod ingest;
 mod metrics;
 mod migrate;
@@ -26,6 +28,7 @@ mod personal_tokens;
 mod query;
 mod retention;
 mod rollup;
+mod sharing;
 mod tokens;
 mod tx;
 
@@ -40,11 +43,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, Profile};
+pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, NewInvitation, Profile};
 pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
 pub use deletion::{DELETED_ACTOR_NAME, DELETION_GRACE_MS, DeletionRequest, DeviceDeletion};
 pub use devices::{ClaimOutcome, DeviceRow};
+pub use email_tokens::{EmailToken, NewEmailToken, TokenPurpose};
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
 pub use metrics::{metric_from_id, metric_id};
 pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, UserRow};
@@ -52,6 +56,7 @@ pub use personal_tokens::PersonalTokenRow;
 pub use query::{Bucket, SampleRow, SeriesPoint};
 pub use retention::RETENTION_MAX_DAYS;
 pub use rollup::{Agg, RawPoint, day_start, local_days, minute_aggregates};
+pub use sharing::{AuditEntry, AuditRow, Category, GrantRow, PersonFacts};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -288,15 +288,15 @@ async fn deletion_leaves_nothing_behind(backend: Backend) {
     s.create_personal_token(vic_u, "export", "vic-pat", "read", T0, None)
         .await
         .unwrap();
-    s.create_invitation(
-        "vic-made",
-        1,
-        cohealth_store::Role::Adult,
-        Some("friend@example.org"),
-        vic_u,
-        T0,
-        T0 + DAY,
-    )
+    s.create_invitation(&cohealth_store::NewInvitation {
+        token_hash: "vic-made",
+        household: 1,
+        role: cohealth_store::Role::Adult,
+        email: Some("friend@example.org"),
+        created_by: vic_u,
+        now_ms: T0,
+        expires_ms: T0 + DAY,
+    })
     .await
     .unwrap();
 

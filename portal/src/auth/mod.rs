@@ -1,6 +1,8 @@
 //! Accounts: password hashing, browser sessions with CSRF tokens, and bearer
 //! tokens for API clients.
 
+pub(crate) mod access;
+pub mod email_token;
 pub mod jwt;
 pub(crate) mod limits;
 pub mod password;

@@ -301,6 +301,11 @@ pub(crate) async fn change_email(
     }
     portal.sessions.forget_user(session.user.id);
     tracing::info!(user.id = session.user.id, "email changed");
+    if let Some(user) = portal.app.store.user_by_id(session.user.id).await?
+        && let Err(e) = crate::auth::email_token::send_verification(&portal, &user).await
+    {
+        tracing::warn!(user.id = user.id, error = %e, "could not queue the verification mail");
+    }
     Ok(Redirect::to("/account?email=1").into_response())
 }
 

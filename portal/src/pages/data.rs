@@ -5,7 +5,8 @@
 //! deletion ([`cohealth_store::DELETION_GRACE_MS`] out); every other session is
 //! signed out at once, and a banner on every page offers to cancel until the
 //! daemon carries it out. The store functions take the subject person
-//! explicitly; for now these pages act on the signed-in person only.
+//! explicitly and every deletion asks [`authorize`] first; for now these pages
+//! act on the signed-in person only.
 
 use axum::Form;
 use axum::extract::{Query, State};
@@ -14,10 +15,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use cohealth_ingest::{DeviceId, Metric};
-use cohealth_store::{StoreError, day_start};
+use cohealth_store::{Category, StoreError, day_start};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::ClientAddr;
+use crate::auth::access::{Access, authorize};
 use crate::auth::session::Session;
 use crate::{Portal, PortalError};
 
@@ -140,6 +142,16 @@ pub(crate) async fn delete_metric(
         Err(message) => return invalid(&portal, &session, message).await,
     };
     let person = session.user.person_id;
+    let category = Category::of(metric);
+    authorize(
+        &portal,
+        &session.user,
+        person,
+        category,
+        Access::Delete,
+        "delete range",
+    )
+    .await?;
     let deleted = portal
         .app
         .store
@@ -168,6 +180,7 @@ pub(crate) async fn delete_device(
         return invalid(&portal, &session, "Tick the box to confirm the deletion.").await;
     }
     let person = session.user.person_id;
+    delete_everything_allowed(&portal, &session, person, "delete device data").await?;
     let store = &portal.app.store;
     let mine = store
         .list_devices()
@@ -206,6 +219,7 @@ pub(crate) async fn delete_account(
         return invalid(&portal, &session, "The current password is not right.").await;
     }
     let user = &session.user;
+    delete_everything_allowed(&portal, &session, user.person_id, "delete account").await?;
     let store = &portal.app.store;
     let request = store
         .request_deletion(user.person_id, Some(user.id), portal.clock.now_ms())
@@ -239,6 +253,33 @@ pub(crate) async fn cancel(
         "account deletion cancelled"
     );
     Ok(Redirect::to("/account/data?cancelled=1").into_response())
+}
+
+/// A deletion that spans categories (a device's data, an account) needs delete
+/// access to every category.
+async fn delete_everything_allowed(
+    portal: &Portal,
+    session: &Session,
+    subject: i64,
+    detail: &str,
+) -> Result<(), PortalError> {
+    for category in [
+        Category::Vitals,
+        Category::Activity,
+        Category::Records,
+        Category::Appointments,
+    ] {
+        authorize(
+            portal,
+            &session.user,
+            subject,
+            category,
+            Access::Delete,
+            detail,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn invalid(

@@ -8,8 +8,10 @@ pub(crate) mod dashboard;
 pub(crate) mod data;
 pub(crate) mod devices;
 pub(crate) mod login;
+pub(crate) mod recovery;
 pub(crate) mod register;
 pub(crate) mod sessions;
+pub(crate) mod sharing;
 pub(crate) mod tokens;
 
 use axum::http::header;
