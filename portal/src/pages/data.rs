@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use cohealth_ingest::{DeviceId, Metric};
-use cohealth_store::{Category, StoreError, day_start};
+use cohealth_store::{Category, Role, StoreError, day_start};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::ClientAddr;
@@ -221,6 +221,18 @@ pub(crate) async fn delete_account(
     let user = &session.user;
     delete_everything_allowed(&portal, &session, user.person_id, "delete account").await?;
     let store = &portal.app.store;
+    // The last admin leaving would strand the household's other members.
+    if user.role == Role::Admin && store.admin_count(user.household_id).await? <= 1 {
+        let others = store
+            .members(user.household_id)
+            .await?
+            .iter()
+            .any(|m| m.user_id.is_some_and(|id| id != user.id));
+        if others {
+            let message = "You are the household's only admin: make another member admin first.";
+            return invalid(&portal, &session, message).await;
+        }
+    }
     let request = store
         .request_deletion(user.person_id, Some(user.id), portal.clock.now_ms())
         .await?;

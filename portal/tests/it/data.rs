@@ -333,3 +333,47 @@ async fn only_the_admin_sets_retention() {
     assert_eq!(cleared.status(), StatusCode::SEE_OTHER);
     assert_eq!(portal.store.retention_days(household).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn the_last_admin_cannot_leave_members_behind() {
+    let portal = TestPortal::new().await;
+    let hash = cohealth_portal::auth::password::hash_password(PASSWORD).unwrap();
+    let bob = add_user(&portal.store, "bob@example.org", Some("bob"), "Bob", &hash).await;
+    let (session, csrf) = portal.sign_in().await;
+    let refused = portal
+        .post_form(
+            "/account/data/account",
+            Some(&session),
+            &format!("current={}&csrf={csrf}", enc(PASSWORD)),
+        )
+        .await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(refused).await.contains("only admin"));
+    assert_eq!(
+        portal
+            .store
+            .deletion_request(portal.user.person_id)
+            .await
+            .unwrap(),
+        None
+    );
+    // An adult member may go.
+    let bob_session = session_as(&portal, "bob").await;
+    let bob_csrf = csrf_of(&text(portal.get("/devices", Some(&bob_session)).await).await);
+    let done = portal
+        .post_form(
+            "/account/data/account",
+            Some(&bob_session),
+            &format!("current={}&csrf={bob_csrf}", enc(PASSWORD)),
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert!(
+        portal
+            .store
+            .deletion_request(bob.person_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
