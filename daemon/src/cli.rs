@@ -137,6 +137,13 @@ pub enum UserCommand {
         /// Email or user name of the account.
         user: String,
     },
+    /// Switch two-factor sign-in off for an account whose owner lost both the
+    /// authenticator app and the recovery codes; ends the account's sessions.
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor {
+        /// The account's email or user name.
+        login: String,
+    },
 }
 
 /// `cohealth device …`.

@@ -50,6 +50,7 @@ pub async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<(
             time_zone,
         } => (email, username, name, time_zone),
         UserCommand::Reset { user } => return reset_link(settings, &user).await,
+        UserCommand::ResetTwoFactor { login } => return reset_two_factor(settings, &login).await,
     };
     check_email(&email)?;
     if let Some(name) = &username {
@@ -98,6 +99,30 @@ async fn reset_link(settings: &Settings, login: &str) -> anyhow::Result<()> {
     eprintln!(
         "one-time link for {login}: it works once, for 30 minutes, and sets a new password \
          (every session of the account ends). Older unused links of the account no longer work."
+    );
+    Ok(())
+}
+
+/// `cohealth user reset-2fa`: the way back in for someone who lost their
+/// authenticator and every recovery code. Whoever can run this already holds
+/// the database, so it asks nothing more.
+async fn reset_two_factor(settings: &Settings, login: &str) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let Some(user) = store.user_by_login(login).await? else {
+        store.close().await;
+        return Err(Missing(format!("no account `{login}`")).into());
+    };
+    if user.totp_enabled_ms.is_none() {
+        store.close().await;
+        println!("{} has no two-factor sign-in; nothing changed", user.email);
+        return Ok(());
+    }
+    store.disable_totp(user.id).await?;
+    let ended = store.delete_sessions_of(user.id, None).await?;
+    store.close().await;
+    println!(
+        "two-factor sign-in is off for {}; {ended} session(s) ended. They can enrol again on the Two-factor page.",
+        user.email
     );
     Ok(())
 }

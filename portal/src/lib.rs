@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - [`router`] / [`router_with`]: every route and the shared [`AppState`].
-//! - `pages`: sign-in, dashboard and devices; `api`: the JSON API under `/api/v1`.
+//! - `pages`: sign-in (with its second factor), dashboard, devices, the 2FA
+//!   account page and the admin's security page; `api`: the JSON API under `/api/v1`.
 //! - `auth`: passwords, browser sessions with CSRF tokens, bearer tokens (JWT).
 //! - `chart`: server-rendered SVG trends; `dashboards`: which tiles and charts show.
 //! - `templates`, `assets`, `security`: the skeleton every page reuses.
@@ -204,6 +205,19 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         .route("/admin/household/role", post(pages::admin::set_role))
         .route("/admin/household/person", post(pages::admin::add_person))
         .route("/admin/household/claim", post(pages::admin::claim_for))
+        .route(
+            "/login/2fa",
+            get(pages::twofactor::challenge_form).post(pages::twofactor::challenge_submit),
+        )
+        .route("/account/2fa", get(pages::twofactor::account_page))
+        .route("/account/2fa/start", post(pages::twofactor::start))
+        .route("/account/2fa/confirm", post(pages::twofactor::confirm))
+        .route("/account/2fa/recovery", post(pages::twofactor::regenerate))
+        .route("/account/2fa/disable", post(pages::twofactor::disable))
+        .route(
+            "/admin/security",
+            get(pages::twofactor::admin_page).post(pages::twofactor::admin_save),
+        )
         .route("/dashboard", get(pages::dashboard::page))
         .route("/devices", get(pages::devices::page))
         .route("/devices/claim", post(pages::devices::claim))
@@ -213,7 +227,11 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         .nest("/api/v1", api::router())
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
-        .fallback(pages::not_found);
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            portal.clone(),
+            pages::twofactor::enforce_household_rule,
+        ));
     security::layer(router, policy).with_state(portal)
 }
 

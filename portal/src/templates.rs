@@ -34,6 +34,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         "admin_household.html",
         include_str!("../templates/admin_household.html"),
     ),
+    (
+        "account_2fa.html",
+        include_str!("../templates/account_2fa.html"),
+    ),
+    (
+        "login_2fa.html",
+        include_str!("../templates/login_2fa.html"),
+    ),
+    (
+        "admin_security.html",
+        include_str!("../templates/admin_security.html"),
+    ),
 ];
 
 /// Renders template `name` with `context`.

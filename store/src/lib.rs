@@ -5,6 +5,8 @@
 //! - `ingest`: the durable, idempotent batch write the daemon acks after.
 //! - `rollup`: minute, hour and day aggregates kept as samples arrive.
 //! - `deletion`, `retention`: removing a person's data, and old raw samples.
+//! - `mfa`: two-factor state (TOTP secret and last step, recovery codes, the
+//!   household's requirement).
 //! - `devices`, `people`, `query`, `deadletters`: the rest of the API.
 //! - `email_tokens`: single-use reset and verification links.
 //!
@@ -22,6 +24,7 @@ mod devices;
 mod email_tokens;
 mod ingest;
 mod metrics;
+mod mfa;
 mod migrate;
 mod people;
 mod personal_tokens;
@@ -51,6 +54,7 @@ pub use devices::{ClaimOutcome, DeviceRow};
 pub use email_tokens::{EmailToken, NewEmailToken, TokenPurpose};
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
 pub use metrics::{metric_from_id, metric_id};
+pub use mfa::{StoredRecoveryCode, TotpState};
 pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, UserRow};
 pub use personal_tokens::PersonalTokenRow;
 pub use query::{Bucket, SampleRow, SeriesPoint};

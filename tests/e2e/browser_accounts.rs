@@ -23,7 +23,12 @@ async fn fill(c: &Client, css: &str, text: &str) {
 }
 
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
 }
 
 async fn path_of(c: &Client) -> String {
@@ -89,7 +94,10 @@ async fn other_device(app: &App, login: &str, recovery: &str) -> String {
     let (status, head, _) = http_full(app.addr, "POST", "/login/2fa", &headers, &body).await;
     assert_eq!(status, 303, "second factor step");
     let session = cookie_in(&head, "cohealth_session").unwrap();
-    assert_ne!(session, pending, "a new id once the second factor is passed");
+    assert_ne!(
+        session, pending,
+        "a new id once the second factor is passed"
+    );
     session
 }
 
@@ -123,7 +131,10 @@ async fn a_new_user_registers_enrols_two_factor_and_ends_another_session() {
         .text()
         .await
         .unwrap();
-    assert!(c.find(Locator::Css("svg")).await.is_ok(), "a QR code drawn on the server");
+    assert!(
+        c.find(Locator::Css("svg")).await.is_ok(),
+        "a QR code drawn on the server"
+    );
     let key = totp::base32_decode(&secret).expect("a base32 key");
     let now_s = chrono::Utc::now().timestamp();
     let step = totp::step_at(now_s);
@@ -131,7 +142,11 @@ async fn a_new_user_registers_enrols_two_factor_and_ends_another_session() {
     click(&c, "#confirm").await;
     let codes: Vec<String> = {
         let mut out = Vec::new();
-        for li in c.find_all(Locator::Css("#recovery-codes code")).await.unwrap() {
+        for li in c
+            .find_all(Locator::Css("#recovery-codes code"))
+            .await
+            .unwrap()
+        {
             out.push(li.text().await.unwrap());
         }
         out
@@ -144,7 +159,11 @@ async fn a_new_user_registers_enrols_two_factor_and_ends_another_session() {
     sign_in(&c, &base, "nora", OTHER_PASSWORD).await;
     wait_path(&c, "/login/2fa").await;
     c.goto(&format!("{base}/dashboard")).await.unwrap();
-    assert_eq!(path_of(&c).await, "/login", "half signed-in is not signed in");
+    assert_eq!(
+        path_of(&c).await,
+        "/login",
+        "half signed-in is not signed in"
+    );
     sign_in(&c, &base, "nora", OTHER_PASSWORD).await;
     wait_path(&c, "/login/2fa").await;
     // The enrolment's code is spent; the next step's is good.
@@ -169,21 +188,40 @@ async fn a_new_user_registers_enrols_two_factor_and_ends_another_session() {
     let (status, _, _) = http_full(app.addr, "GET", "/account", &[("Cookie", &other)], "").await;
     assert_eq!(status, 200, "the other device is signed in");
     c.goto(&format!("{base}/account/sessions")).await.unwrap();
-    let rows = c.find_all(Locator::Css("#sessions tbody tr")).await.unwrap();
-    assert_eq!(rows.len(), 2, "this browser and the other device");
+    let rows = c
+        .find_all(Locator::Css("#sessions tbody tr"))
+        .await
+        .unwrap();
+    // This browser, the other device, and the refused attempt with the spent
+    // recovery code, listed as still waiting for its second factor.
+    assert_eq!(rows.len(), 3, "{}", c.source().await.unwrap());
     let mut ended = false;
     for row in rows {
-        if row.attr("class").await.unwrap().as_deref() == Some("current") {
+        let current = row.attr("class").await.unwrap().as_deref() == Some("current");
+        let waiting = row
+            .text()
+            .await
+            .unwrap()
+            .contains("waiting for the second factor");
+        if current || waiting {
             continue;
         }
-        row.find(Locator::Css("button.end-session")).await.unwrap().click().await.unwrap();
+        row.find(Locator::Css("button.end-session"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         ended = true;
         break;
     }
     assert!(ended, "a session other than this one was listed");
     wait_path(&c, "/account/sessions").await;
-    let rows = c.find_all(Locator::Css("#sessions tbody tr")).await.unwrap();
-    assert_eq!(rows.len(), 1, "only this browser is left");
+    let rows = c
+        .find_all(Locator::Css("#sessions tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2, "the other device's session is gone");
     let (status, head, _) = http_full(app.addr, "GET", "/account", &[("Cookie", &other)], "").await;
     assert_eq!(status, 303, "the other device is signed out: {head}");
     c.close().await.unwrap();
@@ -195,14 +233,24 @@ async fn other_device_attempt(app: &App, login: &str, code: &str) -> u16 {
     let (_, head, _) = http_full(app.addr, "GET", "/login", &[], "").await;
     let pre = cookie_in(&head, "cohealth_login_csrf").unwrap();
     let token = pre.split_once('=').unwrap().1.to_owned();
-    let body = format!("login={login}&password={}&csrf={token}", OTHER_PASSWORD.replace(' ', "+"));
-    let (_, head, _) = http_full(app.addr, "POST", "/login", &[form, ("Cookie", &pre)], &body).await;
+    let body = format!(
+        "login={login}&password={}&csrf={token}",
+        OTHER_PASSWORD.replace(' ', "+")
+    );
+    let (_, head, _) =
+        http_full(app.addr, "POST", "/login", &[form, ("Cookie", &pre)], &body).await;
     let pending = cookie_in(&head, "cohealth_session").unwrap();
     let (_, _, page) = http_full(app.addr, "GET", "/login/2fa", &[("Cookie", &pending)], "").await;
     let body = format!("code={code}&csrf={}", csrf_in(&page));
-    http_full(app.addr, "POST", "/login/2fa", &[form, ("Cookie", &pending)], &body)
-        .await
-        .0
+    http_full(
+        app.addr,
+        "POST",
+        "/login/2fa",
+        &[form, ("Cookie", &pending)],
+        &body,
+    )
+    .await
+    .0
 }
 
 #[tokio::test]
@@ -255,7 +303,12 @@ async fn the_admin_invites_shares_vitals_and_revokes() {
     click(&c, "#onboard").await;
     wait_path(&c, "/dashboard").await;
     c.goto(&format!("{base}/sharing")).await.unwrap();
-    assert!(c.source().await.unwrap().contains("Nobody shares data with you"));
+    assert!(
+        c.source()
+            .await
+            .unwrap()
+            .contains("Nobody shares data with you")
+    );
     click(&c, "#sign-out").await;
     wait_path(&c, "/login").await;
 
@@ -281,7 +334,10 @@ async fn the_admin_invites_shares_vitals_and_revokes() {
     let page = c.source().await.unwrap();
     assert!(page.contains("Ada Admin"), "whose data is on view");
     assert!(page.contains(r#"data-metric="heart_rate""#));
-    assert!(!page.contains(r#"data-metric="steps""#), "activity was not shared");
+    assert!(
+        !page.contains(r#"data-metric="steps""#),
+        "activity was not shared"
+    );
     click(&c, "#sign-out").await;
     wait_path(&c, "/login").await;
 
@@ -289,7 +345,15 @@ async fn the_admin_invites_shares_vitals_and_revokes() {
     sign_in(&c, &base, "ada", PASSWORD).await;
     wait_path(&c, "/dashboard").await;
     c.goto(&format!("{base}/sharing")).await.unwrap();
-    assert!(c.find(Locator::Css("#audit")).await.unwrap().text().await.unwrap().contains("Cora Carer"));
+    assert!(
+        c.find(Locator::Css("#audit"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("Cora Carer")
+    );
     click(&c, "button.revoke").await;
     wait_path(&c, "/sharing").await;
     click(&c, "#sign-out").await;

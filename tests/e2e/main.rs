@@ -5,6 +5,7 @@
 #![allow(missing_docs)]
 
 mod browser;
+mod browser_accounts;
 mod exactly_once;
 mod gateways;
 
@@ -20,3 +21,4 @@ mod replay;
 mod serve;
 mod smtp_sink;
 mod tls;
+mod twofactor;

@@ -157,3 +157,48 @@ mod tests {
         );
     }
 }
+
+/// What changed on an account, for [`notify_change`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    /// The password was changed or reset.
+    Password,
+    /// The email address was changed (the notice goes to the old address).
+    Email,
+    /// Two-factor sign-in was switched on.
+    TwoFactorOn,
+    /// Two-factor sign-in was switched off.
+    TwoFactorOff,
+    /// New recovery codes were made.
+    RecoveryCodes,
+}
+
+/// Tells the account's owner, by mail if mail is on, that a sign-in factor
+/// changed (ASVS 2.2.3, 2.5.5): if it was not them, they learn it at once.
+/// `to` is the address to tell (the old one when the email itself changed).
+pub(crate) fn notify_change(portal: &Portal, user: &UserRow, to: &str, change: Change) {
+    let Some((mailer, base)) = &portal.mail else {
+        return;
+    };
+    let what = match change {
+        Change::Password => "your password was changed",
+        Change::Email => "the email address of your account was changed",
+        Change::TwoFactorOn => "two-factor sign-in was switched on",
+        Change::TwoFactorOff => "two-factor sign-in was switched off",
+        Change::RecoveryCodes => "new recovery codes were made (the old ones no longer work)",
+    };
+    let body = format!(
+        "Hello {name},\n\n\
+         on your CoHealth account, {what}.\n\n\
+         If that was you, there is nothing to do. If it was not, reset your\n\
+         password at {base}/forgot and sign out everywhere on the account page.\n",
+        name = user.display_name,
+        base = base.trim_end_matches('/'),
+    );
+    mailer.send(
+        "security notice",
+        to,
+        "A change to your CoHealth account",
+        body,
+    );
+}

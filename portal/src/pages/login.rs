@@ -82,6 +82,9 @@ pub(crate) async fn submit(
             Some(PortalError::BadCredentials),
         );
     };
+    if user.totp_enabled_ms.is_some() {
+        return super::twofactor::begin_challenge(&portal, &user, &headers, client).await;
+    }
     let id = session::begin(&portal, user.id, SessionStage::Full, &headers, client).await?;
     tracing::info!(user.id = user.id, person.id = user.person_id, "signed in");
 

@@ -13,6 +13,7 @@ pub(crate) mod register;
 pub(crate) mod sessions;
 pub(crate) mod sharing;
 pub(crate) mod tokens;
+pub(crate) mod twofactor;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};

@@ -351,3 +351,56 @@ async fn a_dead_mail_server_is_counted_not_fatal() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_changed_password_or_email_is_announced_by_mail() {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let t = TestPortal::with_mail(mailer(&format!("smtp://127.0.0.1:{}", sink.port), None)).await;
+    let (session, csrf) = t.sign_in().await;
+    let body = format!(
+        "csrf={csrf}&current={}&password={}&confirm={}",
+        PASSWORD.replace(' ', "+"),
+        NEW_PASSWORD.replace(' ', "+"),
+        NEW_PASSWORD.replace(' ', "+")
+    );
+    let r = t
+        .post_form("/account/password", Some(&session), &body)
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&r, "cohealth_session").unwrap();
+    let mails = sink.wait_for(1).await;
+    assert!(mails[0].contains("To: ada@example.org"), "{}", mails[0]);
+    assert!(
+        mails[0].contains("your password was changed"),
+        "{}",
+        mails[0]
+    );
+    assert!(
+        !mails[0].contains(NEW_PASSWORD),
+        "the notice never holds the password"
+    );
+
+    // A new address: the old one is told, the new one gets a confirmation link.
+    let page = text(t.get("/account", Some(&session)).await).await;
+    let csrf = crate::common::csrf_of(&page);
+    let body = format!(
+        "csrf={csrf}&current={}&email=ada.new%40example.org",
+        NEW_PASSWORD.replace(' ', "+")
+    );
+    let r = t.post_form("/account/email", Some(&session), &body).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let mails = sink.wait_for(3).await;
+    assert!(
+        mails.iter().any(|m| m.contains("To: ada@example.org")
+            && m.contains("email address of your account was changed")),
+        "{mails:?}"
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("To: ada.new@example.org") && m.contains("/verify/")),
+        "{mails:?}"
+    );
+}

@@ -10,6 +10,7 @@ mod data;
 mod mail;
 mod pages;
 mod security;
+mod twofactor;
 mod year;
 
 #[path = "../../../tests/e2e/smtp_sink.rs"]
