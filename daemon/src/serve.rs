@@ -285,7 +285,9 @@ impl Sink for StoreSink {
 const UNHEARD_DEVICE_DAYS: i64 = 30;
 
 /// Once a minute: expires the pending area; every five: derives HRV and resting
-/// heart rate for the last two hours (late frames included).
+/// heart rate for the last two hours (late frames included). At start and then
+/// hourly it carries out account deletions that are due, and at start and then
+/// daily it drops raw samples past the household's retention.
 async fn housekeeping(store: Store, stats: Arc<IngestStats>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     for round in 0u64.. {
@@ -295,6 +297,20 @@ async fn housekeeping(store: Store, stats: Arc<IngestStats>, stop: CancellationT
         }
         if round % 5 == 4 {
             derive_recent(&store).await;
+        }
+        if round % 60 == 0 {
+            match store.purge_due_deletions(mqtt::now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => info!(accounts.deleted = n, "carried out due account deletions"),
+                Err(e) => warn!(error = %e, "could not carry out due account deletions"),
+            }
+        }
+        if round % 1440 == 0 {
+            match store.apply_retention(mqtt::now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => info!(samples.deleted = n, "dropped raw samples past retention"),
+                Err(e) => warn!(error = %e, "could not apply raw-sample retention"),
+            }
         }
         if round % 60 == 59 {
             let cutoff = mqtt::now_ms() - UNHEARD_DEVICE_DAYS * 86_400_000;

@@ -186,12 +186,21 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         .route("/sharing", get(pages::sharing::page))
         .route("/sharing/grant", post(pages::sharing::grant))
         .route("/sharing/revoke", post(pages::sharing::revoke))
+        .route("/account/data", get(pages::data::page))
+        .route("/account/data/metric", post(pages::data::delete_metric))
+        .route("/account/data/device", post(pages::data::delete_device))
+        .route("/account/data/account", post(pages::data::delete_account))
+        .route("/account/data/cancel", post(pages::data::cancel))
         .route("/admin/household", get(pages::admin::page))
         .route(
             "/admin/household/registration",
             post(pages::admin::set_open),
         )
         .route("/admin/household/invite", post(pages::admin::invite))
+        .route(
+            "/admin/household/retention",
+            post(pages::admin::set_retention),
+        )
         .route("/admin/household/withdraw", post(pages::admin::withdraw))
         .route("/admin/household/role", post(pages::admin::set_role))
         .route("/admin/household/person", post(pages::admin::add_person))

@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/dashboard.html"),
     ),
     ("devices.html", include_str!("../templates/devices.html")),
+    ("data.html", include_str!("../templates/data.html")),
     ("error.html", include_str!("../templates/error.html")),
     ("forgot.html", include_str!("../templates/forgot.html")),
     ("reset.html", include_str!("../templates/reset.html")),

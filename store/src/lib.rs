@@ -4,6 +4,7 @@
 //! - [`Store`]: opening, migrating, and the backend switch.
 //! - `ingest`: the durable, idempotent batch write the daemon acks after.
 //! - `rollup`: minute, hour and day aggregates kept as samples arrive.
+//! - `deletion`, `retention`: removing a person's data, and old raw samples.
 //! - `mfa`: two-factor state (TOTP secret and last step, recovery codes, the
 //!   household's requirement).
 //! - `devices`, `people`, `query`, `deadletters`: the rest of the API.
@@ -18,6 +19,7 @@ mod bulk;
 mod counters;
 mod dashboard;
 mod deadletters;
+mod deletion;
 mod devices;
 mod email_tokens;
 mod ingest;
@@ -27,6 +29,7 @@ mod migrate;
 mod people;
 mod personal_tokens;
 mod query;
+mod retention;
 mod rollup;
 mod sharing;
 mod tokens;
@@ -46,6 +49,7 @@ use sqlx::sqlite::{
 pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, NewInvitation, Profile};
 pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
+pub use deletion::{DELETED_ACTOR_NAME, DELETION_GRACE_MS, DeletionRequest, DeviceDeletion};
 pub use devices::{ClaimOutcome, DeviceRow};
 pub use email_tokens::{EmailToken, NewEmailToken, TokenPurpose};
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
@@ -54,6 +58,7 @@ pub use mfa::{StoredRecoveryCode, TotpState};
 pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, UserRow};
 pub use personal_tokens::PersonalTokenRow;
 pub use query::{Bucket, SampleRow, SeriesPoint};
+pub use retention::RETENTION_MAX_DAYS;
 pub use rollup::{Agg, RawPoint, day_start, local_days, minute_aggregates};
 pub use sharing::{AuditEntry, AuditRow, Category, GrantRow, PersonFacts};
 

@@ -38,6 +38,15 @@ pub(crate) struct InviteForm {
     days: String,
 }
 
+/// The raw-sample retention form: days, or empty to keep everything.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RetentionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    days: String,
+}
+
 /// The role form: one member's new role.
 #[derive(Debug, Deserialize)]
 pub(crate) struct RoleForm {
@@ -122,6 +131,44 @@ pub(crate) async fn set_open(
         user.id = session.user.id,
         open,
         "registration setting changed"
+    );
+    Ok(Redirect::to("/admin/household").into_response())
+}
+
+/// `POST /admin/household/retention`.
+pub(crate) async fn set_retention(
+    State(portal): State<Portal>,
+    session: Session,
+    Form(form): Form<RetentionForm>,
+) -> Result<Response, PortalError> {
+    require_admin(&session)?;
+    session.check_csrf(&form.csrf)?;
+    let raw = form.days.trim();
+    let max = cohealth_store::RETENTION_MAX_DAYS;
+    let days = match raw.parse::<i64>() {
+        _ if raw.is_empty() => None,
+        Ok(d) if (1..=max).contains(&d) => Some(d),
+        _ => {
+            let message = format!("Keep raw readings for 1 to {max} days, or leave it empty.");
+            return render(
+                &portal,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(message),
+                None,
+            )
+            .await;
+        }
+    };
+    portal
+        .app
+        .store
+        .set_retention_days(session.user.household_id, days)
+        .await?;
+    tracing::info!(
+        user.id = session.user.id,
+        retention_days = days,
+        "retention changed"
     );
     Ok(Redirect::to("/admin/household").into_response())
 }
@@ -401,6 +448,7 @@ async fn render(
         .filter(|d| d.person_id.is_none())
         .map(|d| d.id)
         .collect();
+    let retention_days = store.retention_days(household).await?;
     let context = minijinja::context! {
         title => "Household",
         settings => minijinja::Value::from(minijinja::value::Serde(settings)),
@@ -409,6 +457,7 @@ async fn render(
         unclaimed => unclaimed,
         roles => ["adult", "child", "caregiver", "admin"],
         link => link,
+        retention_days => retention_days,
         error => error,
         ..super::chrome(session, "admin")
     };

@@ -6,6 +6,7 @@ mod access;
 mod accounts;
 mod api;
 mod common;
+mod data;
 mod mail;
 mod pages;
 mod security;
