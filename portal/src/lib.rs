@@ -205,6 +205,8 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         .route("/admin/household/role", post(pages::admin::set_role))
         .route("/admin/household/person", post(pages::admin::add_person))
         .route("/admin/household/claim", post(pages::admin::claim_for))
+        .route("/admin/household/remove", post(pages::admin::remove))
+        .route("/admin/household/keep", post(pages::admin::keep))
         .route(
             "/login/2fa",
             get(pages::twofactor::challenge_form).post(pages::twofactor::challenge_submit),

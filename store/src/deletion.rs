@@ -53,6 +53,8 @@ pub struct DeletionRequest {
     pub requested_ms: i64,
     /// When it will be carried out, UTC ms.
     pub due_ms: i64,
+    /// The account that asked: the person's own, or the admin who removed them.
+    pub requested_by: Option<i64>,
 }
 
 /// What deleting one device's data did.
@@ -161,16 +163,18 @@ impl Store {
 
     /// The pending deletion of `person`'s account, if any.
     pub async fn deletion_request(&self, person: i64) -> Result<Option<DeletionRequest>> {
-        let row: Option<(i64, i64, i64)> = on_pool!(self, p => sqlx::query_as(
-            "SELECT person_id, requested_ms, due_ms FROM deletion_request WHERE person_id = $1",
+        let row: Option<(i64, i64, i64, Option<i64>)> = on_pool!(self, p => sqlx::query_as(
+            "SELECT person_id, requested_ms, due_ms, requested_by FROM deletion_request
+             WHERE person_id = $1",
         ).bind(person).fetch_optional(p).await?);
-        Ok(
-            row.map(|(person_id, requested_ms, due_ms)| DeletionRequest {
+        Ok(row.map(
+            |(person_id, requested_ms, due_ms, requested_by)| DeletionRequest {
                 person_id,
                 requested_ms,
                 due_ms,
-            }),
-        )
+                requested_by,
+            },
+        ))
     }
 
     /// Cancels a pending deletion; returns whether one was pending.

@@ -68,6 +68,14 @@ pub(crate) struct PersonForm {
     time_zone: String,
 }
 
+/// Naming one member's account.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MemberForm {
+    #[serde(default)]
+    csrf: String,
+    user: i64,
+}
+
 /// Claiming a device for a member.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ClaimForm {
@@ -312,6 +320,74 @@ pub(crate) async fn set_role(
     Ok(Redirect::to("/admin/household").into_response())
 }
 
+/// `POST /admin/household/remove`: removes a member. Their account and data
+/// are deleted after the same seven-day grace as a deletion they ask for
+/// themselves (time to export their data); their sessions and tokens end now.
+/// Only the admin can undo it.
+pub(crate) async fn remove(
+    State(portal): State<Portal>,
+    session: Session,
+    Form(form): Form<MemberForm>,
+) -> Result<Response, PortalError> {
+    require_admin(&session)?;
+    session.check_csrf(&form.csrf)?;
+    let store = &portal.app.store;
+    if form.user == session.user.id {
+        let error = Some("To leave, delete your own account on the Your data page.".to_owned());
+        return render(
+            &portal,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            error,
+            None,
+        )
+        .await;
+    }
+    let member = store
+        .members(session.user.household_id)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == Some(form.user))
+        .ok_or(PortalError::NotFound)?;
+    let now = portal.clock.now_ms();
+    store
+        .request_deletion(member.person_id, Some(session.user.id), now)
+        .await?;
+    store.delete_sessions_of(form.user, None).await?;
+    store.revoke_personal_tokens_of(form.user, now).await?;
+    portal.sessions.forget_user(form.user);
+    tracing::info!(
+        user.id = session.user.id,
+        member.user = form.user,
+        "member removed; deletion scheduled"
+    );
+    Ok(Redirect::to("/admin/household").into_response())
+}
+
+/// `POST /admin/household/keep`: undoes a removal during its grace period.
+pub(crate) async fn keep(
+    State(portal): State<Portal>,
+    session: Session,
+    Form(form): Form<MemberForm>,
+) -> Result<Response, PortalError> {
+    require_admin(&session)?;
+    session.check_csrf(&form.csrf)?;
+    let store = &portal.app.store;
+    let member = store
+        .members(session.user.household_id)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == Some(form.user))
+        .ok_or(PortalError::NotFound)?;
+    store.cancel_deletion(member.person_id).await?;
+    tracing::info!(
+        user.id = session.user.id,
+        member.user = form.user,
+        "member removal undone"
+    );
+    Ok(Redirect::to("/admin/household").into_response())
+}
+
 /// `POST /admin/household/person`: a person without an account, managed by
 /// the household's adults (a young child whose band the admin claims).
 pub(crate) async fn add_person(
@@ -442,6 +518,15 @@ async fn render(
         })
         .collect();
     let members = store.members(household).await?;
+    let mut leaving = Vec::new();
+    for m in &members {
+        if let Some(pending) = store.deletion_request(m.person_id).await? {
+            leaving.push((
+                m.person_id.to_string(),
+                super::local_time(tz, pending.due_ms, now),
+            ));
+        }
+    }
     let devices = store.list_devices().await?;
     let unclaimed: Vec<String> = devices
         .into_iter()
@@ -455,6 +540,9 @@ async fn render(
         invitations => minijinja::Value::from(minijinja::value::Serde(&invitations)),
         members => minijinja::Value::from(minijinja::value::Serde(&members)),
         unclaimed => unclaimed,
+        leaving => minijinja::Value::from(minijinja::value::Serde(
+            leaving.into_iter().collect::<std::collections::BTreeMap<_, _>>()
+        )),
         roles => ["adult", "child", "caregiver", "admin"],
         link => link,
         retention_days => retention_days,

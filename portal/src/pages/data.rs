@@ -257,6 +257,12 @@ pub(crate) async fn cancel(
 ) -> Result<Response, PortalError> {
     session.check_csrf(&form.csrf)?;
     let user = &session.user;
+    // A removal by the household's admin is theirs to undo, not the member's.
+    if let Some(pending) = portal.app.store.deletion_request(user.person_id).await?
+        && pending.requested_by.is_some_and(|by| by != user.id)
+    {
+        return Err(PortalError::Forbidden);
+    }
     let was = portal.app.store.cancel_deletion(user.person_id).await?;
     portal.sessions.forget_user(user.id);
     tracing::info!(

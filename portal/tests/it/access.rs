@@ -455,3 +455,88 @@ async fn grants_end_when_revoked_or_expired_and_roles_change_at_once() {
         .await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn the_admin_removes_a_member_who_cannot_undo_it() {
+    let h = Household::new().await;
+    let hal = session_of(&h.portal, "hal", PASSWORD).await;
+    let ada = session_of(&h.portal, "ada", PASSWORD).await;
+    let (csrf, _) = page_csrf(&h.portal, "/admin/household", &ada).await;
+    let remove = |user: i64| format!("csrf={csrf}&user={user}");
+    // Not oneself, not someone outside the household.
+    let r = h
+        .portal
+        .post_form(
+            "/admin/household/remove",
+            Some(&ada),
+            &remove(h.user("ada").id),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = h
+        .portal
+        .post_form("/admin/household/remove", Some(&ada), &remove(999_999))
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = h
+        .portal
+        .post_form(
+            "/admin/household/remove",
+            Some(&ada),
+            &remove(h.user("hal").id),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let pending = h
+        .portal
+        .store
+        .deletion_request(h.person("hal"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(pending.requested_by, Some(h.user("ada").id));
+    assert_eq!(
+        h.portal.get("/account", Some(&hal)).await.headers()[header::LOCATION],
+        "/login"
+    );
+    // Hal can still sign in (to take their data) but not cancel the removal.
+    let hal = session_of(&h.portal, "hal", PASSWORD).await;
+    let (csrf_hal, _) = page_csrf(&h.portal, "/account", &hal).await;
+    let r = h
+        .portal
+        .post_form(
+            "/account/data/cancel",
+            Some(&hal),
+            &format!("csrf={csrf_hal}"),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        h.portal
+            .store
+            .deletion_request(h.person("hal"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The admin can.
+    let page = text(h.portal.get("/admin/household", Some(&ada)).await).await;
+    assert!(page.contains("removed, deleted"));
+    let r = h
+        .portal
+        .post_form(
+            "/admin/household/keep",
+            Some(&ada),
+            &remove(h.user("hal").id),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(
+        h.portal
+            .store
+            .deletion_request(h.person("hal"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
