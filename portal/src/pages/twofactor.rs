@@ -430,6 +430,10 @@ fn exempt(path: &str) -> bool {
         || path == "/logout"
         || path == "/login"
         || path.starts_with("/login/")
+        || path == "/forgot"
+        || path.starts_with("/reset/")
+        || path == "/verify"
+        || path.starts_with("/verify/")
         || path.starts_with("/static/")
         || path.starts_with("/api/")
         || path == "/healthz"
@@ -577,6 +581,8 @@ mod tests {
             "/logout",
             "/login/2fa",
             "/static/app.css",
+            "/verify/abc",
+            "/reset/abc",
         ] {
             assert!(exempt(path), "{path}");
         }
