@@ -234,8 +234,18 @@ pub(crate) async fn confirm(
     if !limited_confirm(&portal, client, &session.user, &form.code, &hashes).await? {
         return refused(&portal, &session).await;
     }
+    // Sessions opened with the password alone end: from now on every session
+    // of this account has passed the second factor.
+    portal
+        .app
+        .store
+        .delete_sessions_of(session.user.id, Some(&session.id_hash))
+        .await?;
     portal.sessions.forget_user(session.user.id);
-    tracing::info!(user.id = session.user.id, "two-factor sign-in switched on");
+    tracing::info!(
+        user.id = session.user.id,
+        "two-factor sign-in switched on; other sessions ended"
+    );
     let notice = crate::auth::email_token::Change::TwoFactorOn;
     crate::auth::email_token::notify_change(&portal, &session.user, &session.user.email, notice);
     let view = View {
