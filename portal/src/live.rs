@@ -3,7 +3,9 @@
 //! Every committed sample of every person passes the broadcast channel; each
 //! stream keeps only its own person's. A slow page that falls behind skips what it
 //! missed (the next reload shows it) rather than holding memory for it. Streams end
-//! when the portal shuts down, so graceful shutdown does not wait on open pages.
+//! when the portal shuts down, so graceful shutdown does not wait on open pages,
+//! and when their session ends (signed out elsewhere, timed out, password
+//! changed): the session is checked again every [`RECHECK`].
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -25,6 +27,24 @@ struct LiveEvent {
     unit: &'static str,
 }
 
+/// How often an open stream makes sure its session still stands.
+const RECHECK: Duration = Duration::from_secs(5);
+
+/// Whether the session behind a stream is still signed in.
+async fn still_signed_in(portal: &Portal, id_hash: &str) -> bool {
+    let now = portal.clock.now_ms();
+    match portal.app.store.session(id_hash).await {
+        Ok(Some(row)) => {
+            row.stage == cohealth_store::SessionStage::Full
+                && now - row.last_seen_ms <= crate::auth::session::IDLE_MS
+                && now - row.created_ms <= crate::auth::session::LIFETIME_MS
+        }
+        Ok(None) => false,
+        // A store hiccup does not end a stream; the next check decides.
+        Err(_) => true,
+    }
+}
+
 /// `GET /live`.
 pub(crate) async fn stream(
     State(portal): State<Portal>,
@@ -33,11 +53,23 @@ pub(crate) async fn stream(
     let person = session.user.person_id;
     let receiver = portal.app.live.subscribe();
     tracing::debug!(person.id = person, "live stream opened");
-    let events =
-        futures::stream::unfold((receiver, portal.stop), move |(mut rx, stop)| async move {
+    let id_hash = session.id_hash;
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let state = (receiver, portal, recheck, id_hash);
+    let events = futures::stream::unfold(
+        state,
+        move |(mut rx, portal, mut recheck, id_hash)| async move {
             loop {
                 let next = tokio::select! {
-                    () = stop.cancelled() => return None,
+                    () = portal.stop.cancelled() => return None,
+                    _ = recheck.tick() => {
+                        if still_signed_in(&portal, &id_hash).await {
+                            continue;
+                        }
+                        tracing::debug!(person.id = person, "live stream closed: the session ended");
+                        return None;
+                    }
                     next = rx.recv() => next,
                 };
                 match next {
@@ -52,12 +84,13 @@ pub(crate) async fn stream(
                             .event("sample")
                             .json_data(data)
                             .unwrap_or_default();
-                        return Some((Ok(event), (rx, stop)));
+                        return Some((Ok(event), (rx, portal, recheck, id_hash)));
                     }
                     Ok(_) | Err(RecvError::Lagged(_)) => continue,
                     Err(RecvError::Closed) => return None,
                 }
             }
-        });
+        },
+    );
     Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(20)))
 }

@@ -323,6 +323,33 @@ async fn the_live_stream_carries_only_the_persons_samples() {
 }
 
 #[tokio::test]
+async fn a_live_stream_ends_with_its_session() {
+    let portal = TestPortal::new().await;
+    let (session, csrf) = portal.sign_in().await;
+    let response = portal.get("/live", Some(&session)).await;
+    let mut body = response.into_body().into_data_stream();
+    // Signed out everywhere from another page: the open stream must close
+    // rather than keep carrying the person's readings.
+    let done = portal
+        .post_form(
+            "/account/sessions/end-all",
+            Some(&session),
+            &format!("csrf={csrf}"),
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match tokio::time::timeout(left, body.next()).await {
+            Ok(None) => break,
+            Ok(Some(_keep_alive_or_sample)) => continue,
+            Err(_) => panic!("the stream outlived its session"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_cached_dashboard_is_dropped_when_a_sample_arrives() {
     let portal = TestPortal::new().await;
     let (session, _) = portal.sign_in().await;
