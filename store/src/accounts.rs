@@ -263,6 +263,7 @@ impl Store {
     }
 
     /// The household's persons, with their accounts where they have one.
+    #[allow(clippy::type_complexity, reason = "one row tuple, read once")]
     pub async fn members(&self, household: i64) -> Result<Vec<Member>> {
         let rows: Vec<(
             i64,
@@ -299,6 +300,7 @@ impl Store {
     }
 
     /// Stores an invitation under the hash of its token.
+    #[allow(clippy::too_many_arguments, reason = "one column each")]
     pub async fn create_invitation(
         &self,
         token_hash: &str,

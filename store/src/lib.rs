@@ -5,6 +5,7 @@
 //! - `ingest`: the durable, idempotent batch write the daemon acks after.
 //! - `rollup`: minute, hour and day aggregates kept as samples arrive.
 //! - `devices`, `people`, `query`, `deadletters`: the rest of the API.
+//! - `export`: one person's everything, page by page, for exports.
 //!
 //! Every query is a runtime query written once in portable SQL with `$n` binds
 //! (SQLite accepts them too); a macro runs it against whichever pool is open. The
@@ -16,6 +17,7 @@ mod counters;
 mod dashboard;
 mod deadletters;
 mod devices;
+mod export;
 mod ingest;
 mod metrics;
 mod migrate;
@@ -41,6 +43,10 @@ pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, Profil
 pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
 pub use devices::{ClaimOutcome, DeviceRow};
+pub use export::{
+    ExportAccount, ExportDay, ExportDevice, ExportMinute, ExportPressure, ExportProfile, ExportSample,
+    SampleCursor,
+};
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
 pub use metrics::{metric_from_id, metric_id};
 pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, UserRow};

@@ -6,6 +6,7 @@ pub(crate) mod admin;
 pub(crate) mod cache;
 pub(crate) mod dashboard;
 pub(crate) mod devices;
+pub(crate) mod export;
 pub(crate) mod login;
 pub(crate) mod register;
 pub(crate) mod sessions;

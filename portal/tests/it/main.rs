@@ -5,6 +5,7 @@
 mod accounts;
 mod api;
 mod common;
+mod export;
 mod pages;
 mod security;
 mod year;
