@@ -225,8 +225,10 @@ impl Store {
 
     /// Every person id, oldest first (the scheduled export writes one file each).
     pub async fn person_ids(&self) -> Result<Vec<i64>> {
-        Ok(on_pool!(self, p => sqlx::query_scalar("SELECT id FROM person ORDER BY id")
-            .fetch_all(p).await?))
+        Ok(
+            on_pool!(self, p => sqlx::query_scalar("SELECT id FROM person ORDER BY id")
+            .fetch_all(p).await?),
+        )
     }
 
     /// The devices `person` has claimed, by id.

@@ -44,8 +44,8 @@ pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
 pub use devices::{ClaimOutcome, DeviceRow};
 pub use export::{
-    ExportAccount, ExportDay, ExportDevice, ExportMinute, ExportPressure, ExportProfile, ExportSample,
-    SampleCursor,
+    ExportAccount, ExportDay, ExportDevice, ExportMinute, ExportPressure, ExportProfile,
+    ExportSample, SampleCursor,
 };
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
 pub use metrics::{metric_from_id, metric_id};

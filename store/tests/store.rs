@@ -731,13 +731,19 @@ async fn export_pages_walk_everything(backend: Backend) {
     t.store
         .commit_batch(&batch(vec![
             reading("strap", SourceKind::Ble, T0 + 300_000, strap),
-            reading("strap", SourceKind::Gateway, T0 + 300_000, vec![
-                at(Metric::HeartRate, 99.0, T0),
-            ]),
+            reading(
+                "strap",
+                SourceKind::Gateway,
+                T0 + 300_000,
+                vec![at(Metric::HeartRate, 99.0, T0)],
+            ),
             reading("strap", SourceKind::Phone, T0 + 300_000, cuff),
-            reading("other", SourceKind::Ble, T0 + 300_000, vec![
-                at(Metric::HeartRate, 70.0, T0),
-            ]),
+            reading(
+                "other",
+                SourceKind::Ble,
+                T0 + 300_000,
+                vec![at(Metric::HeartRate, 70.0, T0)],
+            ),
         ]))
         .await
         .unwrap();
@@ -760,7 +766,10 @@ async fn export_pages_walk_everything(backend: Backend) {
     }
     // 7 HR + 1 gateway HR + 7 steps + 3 pressure values.
     assert_eq!(all.len(), 18);
-    let keys: Vec<(i64, i64, i64)> = all.iter().map(|s| (s.metric_id, s.ts_ms, s.source_id)).collect();
+    let keys: Vec<(i64, i64, i64)> = all
+        .iter()
+        .map(|s| (s.metric_id, s.ts_ms, s.source_id))
+        .collect();
     let mut sorted = keys.clone();
     sorted.sort();
     sorted.dedup();

@@ -235,7 +235,12 @@ pub fn patient(profile: &ExportProfile) -> Value {
         "active": true,
         "name": [{"text": profile.display_name}],
     });
-    let gender = match profile.sex.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let gender = match profile
+        .sex
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("male" | "m") => Some("male"),
         Some("female" | "f") => Some("female"),
         Some("") | None => None,
@@ -308,7 +313,17 @@ pub async fn write_bundle<W: Write>(
             }
         }
         HeartRateDetail::PerSample => {
-            per_sample(&mut entries, store, person, hr, &HEART_RATE, &subject, tz, options).await?;
+            per_sample(
+                &mut entries,
+                store,
+                person,
+                hr,
+                &HEART_RATE,
+                &subject,
+                tz,
+                options,
+            )
+            .await?;
         }
     }
 
@@ -339,7 +354,10 @@ pub async fn write_bundle<W: Write>(
     }
 
     // Daily sums over the person's local days.
-    for (metric, code) in [(Metric::Steps, &STEPS), (Metric::ActiveEnergy, &ACTIVE_ENERGY)] {
+    for (metric, code) in [
+        (Metric::Steps, &STEPS),
+        (Metric::ActiveEnergy, &ACTIVE_ENERGY),
+    ] {
         let id = metric_id(metric);
         // Starting just before this metric's first day skips the others' days.
         let mut after = Some((id, String::new()));
@@ -391,11 +409,7 @@ fn pressure(bp: &cohealth_store::ExportPressure, subject: &Value, tz: Tz) -> Val
             "valueQuantity": {"value": round(value), "unit": "mmHg", "system": UCUM, "code": "mm[Hg]"},
         })
     };
-    let mut obs = observation(
-        &panel,
-        format!("bp-{}-{}", bp.ts_ms, bp.source_id),
-        subject,
-    );
+    let mut obs = observation(&panel, format!("bp-{}-{}", bp.ts_ms, bp.source_id), subject);
     obs["effectiveDateTime"] = json!(local(tz, bp.ts_ms));
     obs["component"] = json!([
         part("8480-6", "Systolic blood pressure", bp.systolic),

@@ -17,8 +17,7 @@ use super::{ExportError, ExportOptions, PAGE, utc};
 pub const SAMPLES_CSV_HEADER: &str =
     "metric,unit,time_utc,ts_ms,utc_offset_s,value,source_kind,sub_source,device";
 /// Header of `daily.csv`.
-pub const DAILY_CSV_HEADER: &str =
-    "metric,unit,day,start_utc,end_utc,count,sum,min,max,mean";
+pub const DAILY_CSV_HEADER: &str = "metric,unit,day,start_utc,end_utc,count,sum,min,max,mean";
 /// Header of `devices.csv`.
 pub const DEVICES_CSV_HEADER: &str = "id,name,model,first_seen_utc,last_seen_utc,claimed_utc";
 /// Header of `profile.csv`.

@@ -273,7 +273,11 @@ async fn the_zip_holds_every_sample_day_device_and_the_profile() {
         csv[0],
         "metric,unit,time_utc,ts_ms,utc_offset_s,value,source_kind,sub_source,device"
     );
-    assert_eq!(csv.len(), seeded + 2, "header, rows, and the final line end");
+    assert_eq!(
+        csv.len(),
+        seeded + 2,
+        "header, rows, and the final line end"
+    );
     // Each JSON line parses and agrees with its CSV row.
     let weights: Vec<Value> = files["samples.jsonl"]
         .lines()
@@ -501,15 +505,21 @@ async fn observations_keep_the_vital_signs_rules() {
     }
     // The seed's heart rate is 60 + (minute % 50); check one minute.
     let first = hr[0];
-    let start = chrono::DateTime::parse_from_rfc3339(first["effectivePeriod"]["start"].as_str().unwrap())
-        .unwrap()
-        .timestamp_millis();
+    let start =
+        chrono::DateTime::parse_from_rfc3339(first["effectivePeriod"]["start"].as_str().unwrap())
+            .unwrap()
+            .timestamp_millis();
     assert_eq!(
         first["valueQuantity"]["value"].as_f64().unwrap(),
         60.0 + ((start / 60_000) % 50) as f64
     );
     // 13:30 UTC is 14:30 in Berlin: dateTimes carry the person's offset.
-    assert!(first["effectivePeriod"]["start"].as_str().unwrap().ends_with("+01:00"));
+    assert!(
+        first["effectivePeriod"]["start"]
+            .as_str()
+            .unwrap()
+            .ends_with("+01:00")
+    );
 
     // Per sample instead: one per stored sample.
     let per_sample = bundle_per_sample(&portal).await;
@@ -534,8 +544,12 @@ async fn observations_keep_the_vital_signs_rules() {
         let end = o["effectivePeriod"]["end"].as_str().unwrap();
         assert!(start.ends_with("T00:00:00+01:00"), "{start}");
         assert!(end.ends_with("T00:00:00+01:00"), "{end}");
-        let from = chrono::DateTime::parse_from_rfc3339(start).unwrap().timestamp_millis();
-        let to = chrono::DateTime::parse_from_rfc3339(end).unwrap().timestamp_millis();
+        let from = chrono::DateTime::parse_from_rfc3339(start)
+            .unwrap()
+            .timestamp_millis();
+        let to = chrono::DateTime::parse_from_rfc3339(end)
+            .unwrap()
+            .timestamp_millis();
         assert_eq!(to - from, DAY, "November days in Berlin have 24 hours");
         let expected: f64 = (0..7 * 24)
             .map(|h| NOW - 7 * DAY + h * HOUR)
@@ -622,8 +636,14 @@ async fn bundle_per_sample(portal: &TestPortal) -> Value {
 async fn a_date_range_limits_every_file() {
     let portal = seeded().await;
     let berlin: chrono_tz::Tz = "Europe/Berlin".parse().unwrap();
-    let from = cohealth_store::day_start(berlin, chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap());
-    let to = cohealth_store::day_start(berlin, chrono::NaiveDate::from_ymd_opt(2026, 11, 3).unwrap());
+    let from = cohealth_store::day_start(
+        berlin,
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+    );
+    let to = cohealth_store::day_start(
+        berlin,
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
+    );
     let files = export_zip(
         &portal,
         &ExportOptions {
@@ -646,9 +666,10 @@ async fn a_date_range_limits_every_file() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(days
-        .iter()
-        .all(|d| d["day"] == "2026-11-01" || d["day"] == "2026-11-02"));
+    assert!(
+        days.iter()
+            .all(|d| d["day"] == "2026-11-01" || d["day"] == "2026-11-02")
+    );
     let bundle: Value = serde_json::from_str(&files["fhir/bundle.json"]).unwrap();
     assert_eq!(observations(&bundle, "41950-7").len(), 2);
 }
@@ -663,7 +684,9 @@ async fn the_scheduled_export_writes_private_files_and_keeps_the_newest() {
     let mut written = Vec::new();
     for run in 0..3 {
         let now = NOW + run * DAY;
-        let report = scheduled::run(&portal.store, &target, 2, now).await.unwrap();
+        let report = scheduled::run(&portal.store, &target, 2, now)
+            .await
+            .unwrap();
         assert_eq!(report.failed, 0);
         assert_eq!(report.written.len(), 1, "one person, one file");
         written.push(report.written[0].clone());
@@ -683,7 +706,10 @@ async fn the_scheduled_export_writes_private_files_and_keeps_the_newest() {
         ],
         "the oldest is gone and no temp file is left"
     );
-    assert_eq!(names[0], format!("cohealth-person-{person}-20261105T133000Z.zip"));
+    assert_eq!(
+        names[0],
+        format!("cohealth-person-{person}-20261105T133000Z.zip")
+    );
     assert!(!written[0].exists());
     for name in &names {
         let path = target.join(name);
