@@ -83,17 +83,51 @@ pub async fn run(store: Store, section: ExportSection, stop: CancellationToken) 
             _ = tokio::time::sleep(wait) => {}
         }
         let now_ms = chrono::Utc::now().timestamp_millis();
-        if let Err(error) =
-            cohealth_portal::export::scheduled::run(&store, &dir, section.keep, now_ms).await
-        {
-            warn!(%error, dir = %dir.display(), "scheduled export failed");
+        // Deflate and file writes block: run the job on a blocking thread.
+        let (job_store, job_dir, keep) = (store.clone(), dir.clone(), section.keep);
+        let runtime = tokio::runtime::Handle::current();
+        let job = tokio::task::spawn_blocking(move || {
+            runtime.block_on(cohealth_portal::export::scheduled::run(
+                &job_store, &job_dir, keep, now_ms,
+            ))
+        });
+        match job.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => warn!(%error, dir = %dir.display(), "scheduled export failed"),
+            Err(error) => warn!(%error, "scheduled export task failed"),
         }
     }
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment's Jail API returns its own error type"
+)]
 mod tests {
     use super::*;
+    use crate::settings::{Overrides, Settings};
+    use std::path::Path;
+
+    #[test]
+    fn the_export_section_loads_and_a_bad_schedule_stops_the_start() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[export]\ndir = \"/tmp/backups\"\nschedule = \"0 30 2 * * *\"\nkeep = 3\n",
+            )?;
+            let s = Settings::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap();
+            assert_eq!(s.export.dir.as_deref(), Some(Path::new("/tmp/backups")));
+            assert_eq!(
+                (s.export.schedule.as_str(), s.export.keep),
+                ("0 30 2 * * *", 3)
+            );
+            jail.set_env("COHEALTH_EXPORT__SCHEDULE", "0 3 * * *");
+            let err = Settings::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("export.schedule"), "{err}");
+            Ok(())
+        });
+    }
 
     #[test]
     fn schedules_are_checked() {

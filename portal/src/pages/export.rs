@@ -82,14 +82,22 @@ pub(crate) async fn download(
     subject: i64,
     options: &ExportOptions,
 ) -> Result<Response, PortalError> {
-    let file = tempfile::tempfile().map_err(internal)?;
-    let (mut file, summary) = export::write_zip(&portal.app.store, subject, options, file)
-        .await
-        .map_err(|e| match e {
-            ExportError::NoPerson => PortalError::NotFound,
-            ExportError::Store(e) => PortalError::Store(e),
-            other => internal(other),
-        })?;
+    // Deflate and file writes are blocking work: the whole export runs on a
+    // blocking thread, driving the store's queries from there.
+    let store = portal.app.store.clone();
+    let options_owned = *options;
+    let runtime = tokio::runtime::Handle::current();
+    let (mut file, summary) = tokio::task::spawn_blocking(move || {
+        let file = tempfile::tempfile()?;
+        runtime.block_on(export::write_zip(&store, subject, &options_owned, file))
+    })
+    .await
+    .map_err(internal)?
+    .map_err(|e| match e {
+        ExportError::NoPerson => PortalError::NotFound,
+        ExportError::Store(e) => PortalError::Store(e),
+        other => internal(other),
+    })?;
     record_export_audit(actor, subject, &summary);
     use std::io::Seek;
     let length = file.stream_position().map_err(internal)?;

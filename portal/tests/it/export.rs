@@ -725,3 +725,62 @@ async fn the_scheduled_export_writes_private_files_and_keeps_the_newest() {
     let dir_mode = std::fs::metadata(&target).unwrap().permissions().mode();
     assert_eq!(dir_mode & 0o777, 0o700);
 }
+
+/// Peak memory of a large export (run by hand: `cargo test --release -p
+/// cohealth-portal --test it -- --ignored big_export --nocapture`, with
+/// `COHEALTH_EXPORT_DAYS` days of 1 Hz heart rate, default 7). Resets the
+/// kernel's peak-RSS mark after loading, so the figure is the export's own.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, minutes long; run by hand"]
+async fn big_export_memory() {
+    fn status(field: &str) -> i64 {
+        let text = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = text.lines().find(|l| l.starts_with(field)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+    let days: i64 = std::env::var("COHEALTH_EXPORT_DAYS")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or(7);
+    let portal = TestPortal::new().await;
+    let strap = DeviceId::parse("AA:BB:CC:00:00:09").unwrap();
+    let start = NOW - days * DAY;
+    for d in 0..days {
+        let points: Vec<(i64, f64)> = (0..86_400)
+            .map(|s| start + d * DAY + s * 1000)
+            .map(|t| (t, 50.0 + ((t / 1000) % 70) as f64))
+            .collect();
+        portal
+            .store
+            .bulk_load(
+                portal.user.person_id,
+                &strap,
+                SourceKind::Ble,
+                Metric::HeartRate,
+                &points,
+            )
+            .await
+            .unwrap();
+    }
+    std::fs::write("/proc/self/clear_refs", "5").unwrap();
+    let before_kib = status("VmRSS:");
+    let started = std::time::Instant::now();
+    let file = tempfile::tempfile().unwrap();
+    let (file, summary) = export::write_zip(&portal.store, portal.user.person_id, &options(), file)
+        .await
+        .unwrap();
+    let elapsed = started.elapsed();
+    let peak_kib = status("VmHWM:");
+    let size = file.metadata().unwrap().len();
+    eprintln!(
+        "{} samples, {} observations: {:?}, zip {} MiB, RSS before {} MiB, peak during export {} MiB",
+        summary.samples,
+        summary.observations,
+        elapsed,
+        size / (1 << 20),
+        before_kib / 1024,
+        peak_kib / 1024
+    );
+    assert_eq!(summary.samples, u64::try_from(days * 86_400).unwrap());
+}
