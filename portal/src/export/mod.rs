@@ -12,8 +12,8 @@
 //!
 //! Memory stays flat whatever the size: rows are read a page at a time with
 //! keyset cursors, written straight into the deflate stream of the open ZIP
-//! entry, and the CSV twin of a file being written goes to an unnamed temp file
-//! that is copied into the archive afterwards. The archive itself is written to
+//! entry, and the CSV twin of a file being written is deflated into an unnamed
+//! temp file whose compressed bytes are copied into the archive afterwards. The archive itself is written to
 //! a file the caller gives (a temp file for downloads and for the scheduled
 //! backup), never to a buffer.
 //!

@@ -1,7 +1,7 @@
 //! The JSON Lines and CSV files of an export: one pair per kind of data.
 //!
 //! A ZIP entry is written in one go, so while the JSON Lines entry of a kind is
-//! open its CSV twin is written to an unnamed temp file and copied in after.
+//! open its CSV twin is written elsewhere (see `Spool`) and copied in after.
 
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 
@@ -64,34 +64,51 @@ fn json_line<W: Write, T: Serialize>(out: &mut W, row: &T) -> Result<(), ExportE
     Ok(())
 }
 
-/// A CSV file being spooled to a temp file while its JSONL twin is in the ZIP.
-struct Spool(BufWriter<std::fs::File>);
+/// A CSV file being written while its JSONL twin is the open ZIP entry: it goes,
+/// already deflated, into a one-entry archive in an unnamed temp file, whose
+/// compressed bytes are then copied into the export as they are. The temp file
+/// is the CSV's compressed size, and nothing is compressed twice.
+struct Spool {
+    side: ZipWriter<BufWriter<std::fs::File>>,
+    line: Vec<u8>,
+}
 
 impl Spool {
-    fn new(header: &str) -> Result<Spool, ExportError> {
-        let mut w = BufWriter::with_capacity(256 * 1024, tempfile::tempfile()?);
-        w.write_all(header.as_bytes())?;
-        w.write_all(b"\r\n")?;
-        Ok(Spool(w))
+    fn new(name: &str, entry: SimpleFileOptions, header: &str) -> Result<Spool, ExportError> {
+        let file = BufWriter::with_capacity(256 * 1024, tempfile::tempfile()?);
+        let mut side = ZipWriter::new(file);
+        side.start_file(name, entry)?;
+        side.write_all(header.as_bytes())?;
+        side.write_all(b"\r\n")?;
+        Ok(Spool {
+            side,
+            line: Vec::with_capacity(256),
+        })
     }
 
     fn row(&mut self, cells: &[String]) -> Result<(), ExportError> {
-        self.0.write_all(cells.join(",").as_bytes())?;
-        self.0.write_all(b"\r\n")?;
+        self.line.clear();
+        for (i, cell) in cells.iter().enumerate() {
+            if i > 0 {
+                self.line.push(b',');
+            }
+            self.line.extend_from_slice(cell.as_bytes());
+        }
+        self.line.extend_from_slice(b"\r\n");
+        self.side.write_all(&self.line)?;
         Ok(())
     }
 
-    /// Copies the spooled CSV into a new ZIP entry `name`.
-    fn into_entry<W: Write + Seek>(
-        self,
-        zip: &mut ZipWriter<W>,
-        entry: SimpleFileOptions,
-        name: &str,
-    ) -> Result<(), ExportError> {
-        let mut file = self.0.into_inner().map_err(|e| e.into_error())?;
+    /// Copies the finished CSV entry into the export, compressed bytes as they are.
+    fn into_entry<W: Write + Seek>(self, zip: &mut ZipWriter<W>) -> Result<(), ExportError> {
+        let mut file = self
+            .side
+            .finish()?
+            .into_inner()
+            .map_err(|e| e.into_error())?;
         file.seek(SeekFrom::Start(0))?;
-        zip.start_file(name, entry)?;
-        std::io::copy(&mut file, zip)?;
+        let mut side = zip::ZipArchive::new(file)?;
+        zip.raw_copy_file(side.by_index_raw(0)?)?;
         Ok(())
     }
 }
@@ -118,7 +135,7 @@ pub(super) async fn samples<W: Write + Seek>(
     options: &ExportOptions,
 ) -> Result<u64, ExportError> {
     let (from, to) = options.range();
-    let mut csv = Spool::new(SAMPLES_CSV_HEADER)?;
+    let mut csv = Spool::new("samples.csv", entry, SAMPLES_CSV_HEADER)?;
     zip.start_file("samples.jsonl", entry)?;
     let mut cursor = None;
     let mut count = 0u64;
@@ -159,7 +176,7 @@ pub(super) async fn samples<W: Write + Seek>(
             break;
         }
     }
-    csv.into_entry(zip, entry, "samples.csv")?;
+    csv.into_entry(zip)?;
     Ok(count)
 }
 
@@ -186,7 +203,7 @@ pub(super) async fn days<W: Write + Seek>(
     options: &ExportOptions,
 ) -> Result<u64, ExportError> {
     let (from, to) = options.range();
-    let mut csv = Spool::new(DAILY_CSV_HEADER)?;
+    let mut csv = Spool::new("daily.csv", entry, DAILY_CSV_HEADER)?;
     zip.start_file("daily.jsonl", entry)?;
     let mut cursor = None;
     let mut count = 0u64;
@@ -230,7 +247,7 @@ pub(super) async fn days<W: Write + Seek>(
             break;
         }
     }
-    csv.into_entry(zip, entry, "daily.csv")?;
+    csv.into_entry(zip)?;
     Ok(count)
 }
 
@@ -252,7 +269,7 @@ pub(super) async fn devices<W: Write + Seek>(
     person: i64,
 ) -> Result<u64, ExportError> {
     let devices = store.export_devices(person).await?;
-    let mut csv = Spool::new(DEVICES_CSV_HEADER)?;
+    let mut csv = Spool::new("devices.csv", entry, DEVICES_CSV_HEADER)?;
     zip.start_file("devices.jsonl", entry)?;
     for d in &devices {
         let line = DeviceLine {
@@ -273,7 +290,7 @@ pub(super) async fn devices<W: Write + Seek>(
             opt_utc(d.claimed_ms),
         ])?;
     }
-    csv.into_entry(zip, entry, "devices.csv")?;
+    csv.into_entry(zip)?;
     Ok(devices.len() as u64)
 }
 
