@@ -130,6 +130,20 @@ pub enum UserCommand {
         #[arg(long, default_value = "UTC")]
         time_zone: String,
     },
+    /// Print a one-time link (valid 30 minutes) that sets a new password, for
+    /// households without outgoing mail. Older unused links of the account stop
+    /// working.
+    Reset {
+        /// Email or user name of the account.
+        user: String,
+    },
+    /// Switch two-factor sign-in off for an account whose owner lost both the
+    /// authenticator app and the recovery codes; ends the account's sessions.
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor {
+        /// The account's email or user name.
+        login: String,
+    },
 }
 
 /// `cohealth device …`.

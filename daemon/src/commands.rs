@@ -35,14 +35,23 @@ pub fn check_config(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A named account or record that does not exist: the process exits with 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Missing(pub String);
+
 /// `cohealth user …`.
 pub async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
-    let UserCommand::Add {
-        email,
-        username,
-        name,
-        time_zone,
-    } = command;
+    let (email, username, name, time_zone) = match command {
+        UserCommand::Add {
+            email,
+            username,
+            name,
+            time_zone,
+        } => (email, username, name, time_zone),
+        UserCommand::Reset { user } => return reset_link(settings, &user).await,
+        UserCommand::ResetTwoFactor { login } => return reset_two_factor(settings, &login).await,
+    };
     check_email(&email)?;
     if let Some(name) = &username {
         check_username(name)?;
@@ -68,6 +77,53 @@ pub async fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<(
         .await?;
     println!("created {} ({})", user.email, user.role.as_str());
     store.close().await;
+    Ok(())
+}
+
+/// `cohealth user reset`: prints a one-time password-reset link.
+async fn reset_link(settings: &Settings, login: &str) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let Some(user) = store.user_by_login(login).await? else {
+        store.close().await;
+        return Err(Missing(format!("no account `{login}`")).into());
+    };
+    let link = cohealth_portal::auth::email_token::create_reset_link(
+        &store,
+        &user,
+        &settings.public_url(),
+        now_ms(),
+    )
+    .await?;
+    store.close().await;
+    println!("{link}");
+    eprintln!(
+        "one-time link for {login}: it works once, for 30 minutes, and sets a new password \
+         (every session of the account ends). Older unused links of the account no longer work."
+    );
+    Ok(())
+}
+
+/// `cohealth user reset-2fa`: the way back in for someone who lost their
+/// authenticator and every recovery code. Whoever can run this already holds
+/// the database, so it asks nothing more.
+async fn reset_two_factor(settings: &Settings, login: &str) -> anyhow::Result<()> {
+    let store = open_store(settings).await?;
+    let Some(user) = store.user_by_login(login).await? else {
+        store.close().await;
+        return Err(Missing(format!("no account `{login}`")).into());
+    };
+    if user.totp_enabled_ms.is_none() {
+        store.close().await;
+        println!("{} has no two-factor sign-in; nothing changed", user.email);
+        return Ok(());
+    }
+    store.disable_totp(user.id).await?;
+    let ended = store.delete_sessions_of(user.id, None).await?;
+    store.close().await;
+    println!(
+        "two-factor sign-in is off for {}; {ended} session(s) ended. They can enrol again on the Two-factor page.",
+        user.email
+    );
     Ok(())
 }
 

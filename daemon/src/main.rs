@@ -56,7 +56,11 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("cohealth: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<commands::Missing>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

@@ -156,8 +156,34 @@ async fn start_portal(
         stats: sink.stats.clone(),
         live: sink.live.clone(),
     };
+    let mailer = match &settings.portal.smtp {
+        Some(smtp) => {
+            let mailer = cohealth_portal::mail::Mailer::new(&smtp.mail_settings())
+                .context("setting up outgoing mail (portal.smtp)")?;
+            info!("outgoing mail is on");
+            Some(mailer)
+        }
+        None => {
+            info!("outgoing mail is off: no [portal.smtp] in the configuration");
+            None
+        }
+    };
+    if mailer.is_some()
+        && settings.portal.public_url.is_empty()
+        && settings.listen.ip().is_unspecified()
+    {
+        warn!(
+            portal.public_url = %settings.public_url(),
+            "links in emails point at an unspecified address; set portal.public_url"
+        );
+    }
     let options = cohealth_portal::PortalOptions {
         stop: stop.clone(),
+        // Configured, or needed for mail links: then derived from `listen`.
+        // Otherwise links (invitations) follow the address each request came to.
+        public_url: (mailer.is_some() || !settings.portal.public_url.is_empty())
+            .then(|| settings.public_url()),
+        mailer,
         tls: tls.is_some(),
         hsts,
         ..Default::default()
@@ -264,7 +290,9 @@ impl Sink for StoreSink {
 const UNHEARD_DEVICE_DAYS: i64 = 30;
 
 /// Once a minute: expires the pending area; every five: derives HRV and resting
-/// heart rate for the last two hours (late frames included).
+/// heart rate for the last two hours (late frames included). At start and then
+/// hourly it carries out account deletions that are due, and at start and then
+/// daily it drops raw samples past the household's retention.
 async fn housekeeping(store: Store, stats: Arc<IngestStats>, stop: CancellationToken) {
     let mut tick = tokio::time::interval(Duration::from_secs(60));
     for round in 0u64.. {
@@ -274,6 +302,20 @@ async fn housekeeping(store: Store, stats: Arc<IngestStats>, stop: CancellationT
         }
         if round % 5 == 4 {
             derive_recent(&store).await;
+        }
+        if round % 60 == 0 {
+            match store.purge_due_deletions(mqtt::now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => info!(accounts.deleted = n, "carried out due account deletions"),
+                Err(e) => warn!(error = %e, "could not carry out due account deletions"),
+            }
+        }
+        if round % 1440 == 0 {
+            match store.apply_retention(mqtt::now_ms()).await {
+                Ok(0) => {}
+                Ok(n) => info!(samples.deleted = n, "dropped raw samples past retention"),
+                Err(e) => warn!(error = %e, "could not apply raw-sample retention"),
+            }
         }
         if round % 60 == 59 {
             let cutoff = mqtt::now_ms() - UNHEARD_DEVICE_DAYS * 86_400_000;

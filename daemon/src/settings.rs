@@ -33,7 +33,7 @@ pub struct Settings {
     pub pending: PendingSection,
     /// The Bluetooth LE connection manager.
     pub ble: BleSection,
-    /// The portal's HTTPS.
+    /// The web portal: HTTPS, its public address and outgoing mail.
     pub portal: PortalSection,
     /// Devices to claim at start (the store is the truth afterwards).
     pub claims: Vec<ClaimSection>,
@@ -69,6 +69,41 @@ pub struct MqttSection {
     pub topics: Vec<Route>,
 }
 
+/// `[portal.smtp]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSection {
+    /// `smtp://host[:port]`, `smtp+starttls://host[:port]` or `smtps://host[:port]`.
+    pub url: String,
+    /// The sender: `CoHealth <cohealth@example.org>` or a bare address.
+    pub from: String,
+    /// User name, if the server asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Password (prefer `password_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
+    /// File holding the password (for systemd credentials); wins over `password`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// Extra CA certificate (PEM) trusted for the server's certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+}
+
+impl SmtpSection {
+    /// What the portal's mailer needs.
+    pub fn mail_settings(&self) -> cohealth_portal::mail::MailSettings {
+        cohealth_portal::mail::MailSettings {
+            url: self.url.clone(),
+            from: self.from.clone(),
+            username: self.username.clone(),
+            password: self.password.as_ref().map(|p| p.expose().to_owned()),
+            ca_file: self.ca_file.clone(),
+        }
+    }
+}
+
 /// `[pending]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -89,6 +124,12 @@ pub struct PortalSection {
     pub tls_key: Option<PathBuf>,
     /// Whether to send `Strict-Transport-Security`.
     pub hsts: Hsts,
+    /// The portal's address as people reach it, the base of links in emails;
+    /// empty means `http(s)://<listen>`.
+    pub public_url: String,
+    /// Outgoing mail; absent means mail is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp: Option<SmtpSection>,
 }
 
 /// `portal.hsts`: when browsers are told to insist on HTTPS.
@@ -259,6 +300,18 @@ impl Settings {
         self.export.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|e| anyhow::anyhow!("configuration key `log`: {e}"))?;
+        let public = self.portal.public_url.as_str();
+        anyhow::ensure!(
+            public.is_empty()
+                || ((public.starts_with("http://") || public.starts_with("https://"))
+                    && !public.contains(char::is_whitespace)),
+            "configuration key `portal.public_url`: use http://… or https://…"
+        );
+        if let Some(smtp) = &self.portal.smtp {
+            smtp.mail_settings()
+                .check()
+                .map_err(|e| anyhow::anyhow!("configuration key `portal.smtp`: {e}"))?;
+        }
         Ok(())
     }
 
@@ -269,6 +322,11 @@ impl Settings {
             shown.mqtt.password = Some(Secret("(hidden)".into()));
         }
         shown.database = hide_url_password(&shown.database);
+        if let Some(smtp) = &mut shown.portal.smtp
+            && smtp.password.is_some()
+        {
+            smtp.password = Some(Secret("(hidden)".into()));
+        }
         Ok(toml::to_string_pretty(&shown)?)
     }
 
@@ -279,7 +337,30 @@ impl Settings {
                 .with_context(|| format!("reading mqtt.password_file {}", path.display()))?;
             self.mqtt.password = Some(Secret(text.trim_end_matches(['\r', '\n']).to_owned()));
         }
+        if let Some(smtp) = &mut self.portal.smtp
+            && let Some(path) = &smtp.password_file
+        {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading portal.smtp.password_file {}", path.display()))?;
+            smtp.password = Some(Secret(text.trim_end_matches(['\r', '\n']).to_owned()));
+        }
         Ok(self)
+    }
+
+    /// The base of links in emails: `portal.public_url`, else
+    /// `http(s)://<listen>`.
+    pub fn public_url(&self) -> String {
+        let configured = self.portal.public_url.trim_end_matches('/');
+        if configured.is_empty() {
+            let scheme = if self.portal.tls_cert.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{}", self.listen)
+        } else {
+            configured.to_owned()
+        }
     }
 
     /// The database URL, defaulting to SQLite in the data directory.
@@ -361,6 +442,42 @@ mod tests {
             jail.set_env("COHEALTH_LOG", "nonsense[[");
             let err = Settings::load(None, &Overrides::default()).unwrap_err();
             assert!(err.to_string().contains("`log`"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn smtp_settings_load_and_hide_the_password() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[portal]\npublic_url = \"https://hub.example.org/\"\n[portal.smtp]\n\
+                 url = \"smtp+starttls://mail.example.org\"\nfrom = \"CoHealth <hub@example.org>\"\n\
+                 username = \"hub\"\npassword_file = \"pw\"\n",
+            )?;
+            jail.create_file("pw", "smtp-sentinel-pw\n")?;
+            let s = Settings::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap();
+            let smtp = s.portal.smtp.as_ref().unwrap();
+            assert_eq!(smtp.password.as_ref().unwrap().expose(), "smtp-sentinel-pw");
+            assert_eq!(s.public_url(), "https://hub.example.org");
+            let shown = s.to_toml_hidden().unwrap();
+            assert!(!shown.contains("smtp-sentinel-pw"), "{shown}");
+            assert!(
+                shown.contains("[portal.smtp]") && shown.contains("(hidden)"),
+                "{shown}"
+            );
+
+            jail.set_env("COHEALTH_PORTAL__SMTP__URL", "imap://mail.example.org");
+            let err = Settings::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("portal.smtp"), "{err}");
+            jail.set_env("COHEALTH_PORTAL__SMTP__URL", "smtp://127.0.0.1:2525");
+            jail.set_env("COHEALTH_PORTAL__PUBLIC_URL", "hub.example.org");
+            let err = Settings::load(Some(Path::new("c.toml")), &Overrides::default()).unwrap_err();
+            assert!(err.to_string().contains("portal.public_url"), "{err}");
+
+            let defaults = Settings::default();
+            assert!(defaults.portal.smtp.is_none());
+            assert_eq!(defaults.public_url(), "http://127.0.0.1:8080");
             Ok(())
         });
     }

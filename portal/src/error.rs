@@ -22,6 +22,21 @@ pub enum PortalError {
     /// Wrong email, user name or password (one message for all, on purpose).
     #[error("wrong email, user name or password")]
     BadCredentials,
+    /// The account uses two-factor sign-in and no code came with the request.
+    #[error(
+        "this account uses two-factor sign-in: send the current code from the authenticator app (or a recovery code) as `totp`"
+    )]
+    SecondFactorRequired,
+    /// The one-time code is wrong, expired or already used.
+    #[error(
+        "that code is wrong or was used already; enter the current code from your authenticator app or an unused recovery code"
+    )]
+    BadSecondFactor,
+    /// The household requires two-factor sign-in and this account has none yet.
+    #[error(
+        "your household requires two-factor sign-in: set it up on the portal's Two-factor page first"
+    )]
+    EnrolmentRequired,
     /// Signed in, but this is someone else's.
     #[error("this is not yours to see")]
     Forbidden,
@@ -64,12 +79,15 @@ impl PortalError {
     /// The HTTP status this error answers with.
     pub fn status(&self) -> StatusCode {
         match self {
-            PortalError::SignIn | PortalError::Unauthorized | PortalError::BadCredentials => {
-                StatusCode::UNAUTHORIZED
-            }
-            PortalError::Forbidden | PortalError::Csrf | PortalError::MissingScope(_) => {
-                StatusCode::FORBIDDEN
-            }
+            PortalError::SignIn
+            | PortalError::Unauthorized
+            | PortalError::BadCredentials
+            | PortalError::SecondFactorRequired
+            | PortalError::BadSecondFactor => StatusCode::UNAUTHORIZED,
+            PortalError::Forbidden
+            | PortalError::Csrf
+            | PortalError::MissingScope(_)
+            | PortalError::EnrolmentRequired => StatusCode::FORBIDDEN,
             PortalError::NotFound | PortalError::Store(StoreError::NotFound(_)) => {
                 StatusCode::NOT_FOUND
             }

@@ -6,7 +6,8 @@
 //!
 //! # Layout
 //! - [`router`] / [`router_with`]: every route and the shared [`AppState`].
-//! - `pages`: sign-in, dashboard and devices; `api`: the JSON API under `/api/v1`.
+//! - `pages`: sign-in (with its second factor), dashboard, devices, the 2FA
+//!   account page and the admin's security page; `api`: the JSON API under `/api/v1`.
 //! - `auth`: passwords, browser sessions with CSRF tokens, bearer tokens (JWT).
 //! - `chart`: server-rendered SVG trends; `dashboards`: which tiles and charts show.
 //! - `templates`, `assets`, `security`: the skeleton every page reuses.
@@ -14,6 +15,7 @@
 //! - `ops`: health check and Prometheus counters.
 //! - [`export`]: one person's data as a ZIP (JSON Lines, CSV, FHIR R4), for the
 //!   download page and the daemon's scheduled backups.
+//! - [`mail`]: outgoing email (reset and verification links), off without SMTP.
 //!
 //! The portal reads the same [`Store`] the daemon writes; it never talks to MQTT
 //! or Bluetooth itself.
@@ -27,6 +29,7 @@ mod dashboards;
 mod error;
 pub mod export;
 mod live;
+pub mod mail;
 mod ops;
 mod pages;
 mod security;
@@ -64,6 +67,10 @@ pub struct PortalOptions {
     pub clock: Clock,
     /// Cancelled at shutdown, so that open live streams end and the server can stop.
     pub stop: CancellationToken,
+    /// Outgoing mail; `None` when no SMTP server is configured (mail is off).
+    /// Mail also needs `public_url`: links in emails are never built from a
+    /// request's Host header, which a stranger controls.
+    pub mailer: Option<mail::Mailer>,
     /// The address people reach the portal at (`https://health.example`), for
     /// links in invitations and emails; `None` takes it from each request.
     pub public_url: Option<String>,
@@ -93,12 +100,29 @@ pub(crate) struct Portal {
     pub sessions: Arc<auth::session_cache::SessionCache>,
     pub limits: Arc<auth::limits::Limiter>,
     pub public_url: Option<Arc<str>>,
+    /// Outgoing mail, with the configured base for its links.
+    pub mail: Option<(mail::Mailer, Arc<str>)>,
     pub tls: bool,
 }
 
 impl FromRef<Portal> for AppState {
     fn from_ref(portal: &Portal) -> AppState {
         portal.app.clone()
+    }
+}
+
+/// Mail is on only with a configured public address to build links from.
+fn mail_with_links(
+    mailer: Option<mail::Mailer>,
+    public_url: Option<&str>,
+) -> Option<(mail::Mailer, Arc<str>)> {
+    match (mailer, public_url) {
+        (Some(mailer), Some(url)) => Some((mailer, Arc::from(url.trim_end_matches('/')))),
+        (Some(_), None) => {
+            tracing::error!("outgoing mail needs the portal's public address; mail is off");
+            None
+        }
+        (None, _) => None,
     }
 }
 
@@ -114,6 +138,7 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         dashboard_cache: Arc::new(pages::cache::DashboardCache::new(&state.live)),
         sessions: Arc::default(),
         limits: Arc::default(),
+        mail: mail_with_links(options.mailer, options.public_url.as_deref()),
         public_url: options.public_url.map(Arc::from),
         app: state,
         clock: options.clock,
@@ -126,6 +151,17 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         .route("/", get(pages::home))
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::logout))
+        .route(
+            "/forgot",
+            get(pages::recovery::forgot_form).post(pages::recovery::forgot_submit),
+        )
+        .route(
+            "/reset/{token}",
+            get(pages::recovery::reset_form).post(pages::recovery::reset_submit),
+        )
+        .route("/verify", get(pages::recovery::verify_page))
+        .route("/verify/resend", post(pages::recovery::verify_resend))
+        .route("/verify/{token}", get(pages::recovery::verify_link))
         .route(
             "/register",
             get(pages::register::form).post(pages::register::submit),
@@ -154,13 +190,43 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
             get(pages::tokens::page).post(pages::tokens::create),
         )
         .route("/account/tokens/revoke", post(pages::tokens::revoke))
+        .route("/sharing", get(pages::sharing::page))
+        .route("/sharing/grant", post(pages::sharing::grant))
+        .route("/sharing/revoke", post(pages::sharing::revoke))
+        .route("/account/data", get(pages::data::page))
+        .route("/account/data/metric", post(pages::data::delete_metric))
+        .route("/account/data/device", post(pages::data::delete_device))
+        .route("/account/data/account", post(pages::data::delete_account))
+        .route("/account/data/cancel", post(pages::data::cancel))
         .route("/admin/household", get(pages::admin::page))
         .route(
             "/admin/household/registration",
             post(pages::admin::set_open),
         )
         .route("/admin/household/invite", post(pages::admin::invite))
+        .route(
+            "/admin/household/retention",
+            post(pages::admin::set_retention),
+        )
         .route("/admin/household/withdraw", post(pages::admin::withdraw))
+        .route("/admin/household/role", post(pages::admin::set_role))
+        .route("/admin/household/person", post(pages::admin::add_person))
+        .route("/admin/household/claim", post(pages::admin::claim_for))
+        .route("/admin/household/remove", post(pages::admin::remove))
+        .route("/admin/household/keep", post(pages::admin::keep))
+        .route(
+            "/login/2fa",
+            get(pages::twofactor::challenge_form).post(pages::twofactor::challenge_submit),
+        )
+        .route("/account/2fa", get(pages::twofactor::account_page))
+        .route("/account/2fa/start", post(pages::twofactor::start))
+        .route("/account/2fa/confirm", post(pages::twofactor::confirm))
+        .route("/account/2fa/recovery", post(pages::twofactor::regenerate))
+        .route("/account/2fa/disable", post(pages::twofactor::disable))
+        .route(
+            "/admin/security",
+            get(pages::twofactor::admin_page).post(pages::twofactor::admin_save),
+        )
         .route("/dashboard", get(pages::dashboard::page))
         .route("/devices", get(pages::devices::page))
         .route("/devices/claim", post(pages::devices::claim))
@@ -170,7 +236,11 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         .nest("/api/v1", api::router())
         .route("/healthz", get(ops::healthz))
         .route("/metrics", get(ops::metrics))
-        .fallback(pages::not_found);
+        .fallback(pages::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            portal.clone(),
+            pages::twofactor::enforce_household_rule,
+        ));
     security::layer(router, policy).with_state(portal)
 }
 

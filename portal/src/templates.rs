@@ -15,7 +15,12 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/dashboard.html"),
     ),
     ("devices.html", include_str!("../templates/devices.html")),
+    ("data.html", include_str!("../templates/data.html")),
     ("error.html", include_str!("../templates/error.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("reset.html", include_str!("../templates/reset.html")),
+    ("notice.html", include_str!("../templates/notice.html")),
+    ("verify.html", include_str!("../templates/verify.html")),
     ("register.html", include_str!("../templates/register.html")),
     (
         "onboarding.html",
@@ -25,9 +30,22 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("sessions.html", include_str!("../templates/sessions.html")),
     ("export.html", include_str!("../templates/export.html")),
     ("tokens.html", include_str!("../templates/tokens.html")),
+    ("sharing.html", include_str!("../templates/sharing.html")),
     (
         "admin_household.html",
         include_str!("../templates/admin_household.html"),
+    ),
+    (
+        "account_2fa.html",
+        include_str!("../templates/account_2fa.html"),
+    ),
+    (
+        "login_2fa.html",
+        include_str!("../templates/login_2fa.html"),
+    ),
+    (
+        "admin_security.html",
+        include_str!("../templates/admin_security.html"),
     ),
 ];
 

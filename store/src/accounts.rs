@@ -21,6 +21,25 @@ pub struct HouseholdSettings {
     pub require_2fa: bool,
 }
 
+/// What an invitation is made of.
+#[derive(Clone, Debug)]
+pub struct NewInvitation<'a> {
+    /// SHA-256 of the token (the token itself goes into the link only).
+    pub token_hash: &'a str,
+    /// The household it joins.
+    pub household: i64,
+    /// The role the new member gets.
+    pub role: Role,
+    /// Who it is meant for, if the admin said.
+    pub email: Option<&'a str>,
+    /// The admin who made it.
+    pub created_by: i64,
+    /// When.
+    pub now_ms: i64,
+    /// When it stops working.
+    pub expires_ms: i64,
+}
+
 /// A pending invitation, as the admin sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct InvitationRow {
@@ -82,6 +101,15 @@ pub struct Profile {
 
 /// The blood types a profile may hold.
 pub const BLOOD_TYPES: [&str; 8] = ["A+", "A-", "B+", "B-", "AB+", "AB-", "O+", "O-"];
+
+type MemberTuple = (
+    i64,
+    String,
+    Option<i64>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
 
 type ProfileTuple = (
     String,
@@ -263,16 +291,8 @@ impl Store {
     }
 
     /// The household's persons, with their accounts where they have one.
-    #[allow(clippy::type_complexity, reason = "one row tuple, read once")]
     pub async fn members(&self, household: i64) -> Result<Vec<Member>> {
-        let rows: Vec<(
-            i64,
-            String,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
-        )> = on_pool!(self, p => sqlx::query_as(
+        let rows: Vec<MemberTuple> = on_pool!(self, p => sqlx::query_as(
                 "SELECT p.id, p.display_name, u.id, u.email, u.role, u.totp_enabled_ms
                  FROM person p LEFT JOIN app_user u ON u.person_id = p.id
                  WHERE p.household_id = $1 ORDER BY p.id",
@@ -300,22 +320,13 @@ impl Store {
     }
 
     /// Stores an invitation under the hash of its token.
-    #[allow(clippy::too_many_arguments, reason = "one column each")]
-    pub async fn create_invitation(
-        &self,
-        token_hash: &str,
-        household: i64,
-        role: Role,
-        email: Option<&str>,
-        created_by: i64,
-        now_ms: i64,
-        expires_ms: i64,
-    ) -> Result<()> {
+    pub async fn create_invitation(&self, new: &NewInvitation<'_>) -> Result<()> {
         on_pool!(self, p => sqlx::query(
             "INSERT INTO invitation (token_hash, household_id, role, email, created_by, created_ms, expires_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        ).bind(token_hash).bind(household).bind(role.as_str()).bind(email).bind(created_by)
-        .bind(now_ms).bind(expires_ms).execute(p).await?.rows_affected());
+        ).bind(new.token_hash).bind(new.household).bind(new.role.as_str()).bind(new.email)
+        .bind(new.created_by).bind(new.now_ms).bind(new.expires_ms)
+        .execute(p).await?.rows_affected());
         Ok(())
     }
 

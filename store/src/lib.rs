@@ -4,8 +4,12 @@
 //! - [`Store`]: opening, migrating, and the backend switch.
 //! - `ingest`: the durable, idempotent batch write the daemon acks after.
 //! - `rollup`: minute, hour and day aggregates kept as samples arrive.
+//! - `deletion`, `retention`: removing a person's data, and old raw samples.
+//! - `mfa`: two-factor state (TOTP secret and last step, recovery codes, the
+//!   household's requirement).
 //! - `devices`, `people`, `query`, `deadletters`: the rest of the API.
 //! - `export`: one person's everything, page by page, for exports.
+//! - `email_tokens`: single-use reset and verification links.
 //!
 //! Every query is a runtime query written once in portable SQL with `$n` binds
 //! (SQLite accepts them too); a macro runs it against whichever pool is open. The
@@ -16,15 +20,20 @@ mod bulk;
 mod counters;
 mod dashboard;
 mod deadletters;
+mod deletion;
 mod devices;
+mod email_tokens;
 mod export;
 mod ingest;
 mod metrics;
+mod mfa;
 mod migrate;
 mod people;
 mod personal_tokens;
 mod query;
+mod retention;
 mod rollup;
+mod sharing;
 mod tokens;
 mod tx;
 
@@ -39,20 +48,25 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, Profile};
+pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, NewInvitation, Profile};
 pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
+pub use deletion::{DELETED_ACTOR_NAME, DELETION_GRACE_MS, DeletionRequest, DeviceDeletion};
 pub use devices::{ClaimOutcome, DeviceRow};
+pub use email_tokens::{EmailToken, NewEmailToken, TokenPurpose};
 pub use export::{
     ExportAccount, ExportDay, ExportDevice, ExportMinute, ExportPressure, ExportProfile,
     ExportSample, SampleCursor,
 };
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
 pub use metrics::{metric_from_id, metric_id};
+pub use mfa::{StoredRecoveryCode, TotpState};
 pub use people::{NewSession, NewUser, Person, Role, SessionRow, SessionStage, UserRow};
 pub use personal_tokens::PersonalTokenRow;
 pub use query::{Bucket, SampleRow, SeriesPoint};
+pub use retention::RETENTION_MAX_DAYS;
 pub use rollup::{Agg, RawPoint, day_start, local_days, minute_aggregates};
+pub use sharing::{AuditEntry, AuditRow, Category, GrantRow, PersonFacts};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -549,14 +549,19 @@ async fn registration_invitations_and_tokens(backend: Backend) {
         );
     }
     let h = admin.household_id;
-    t.store
-        .create_invitation("inv1", h, Role::Child, None, admin.id, 20, 100)
-        .await
-        .unwrap();
-    t.store
-        .create_invitation("inv2", h, Role::Adult, Some("c@x.org"), admin.id, 20, 30)
-        .await
-        .unwrap();
+    let invite = |token_hash, role, email, expires_ms| cohealth_store::NewInvitation {
+        token_hash,
+        household: h,
+        role,
+        email,
+        created_by: admin.id,
+        now_ms: 20,
+        expires_ms,
+    };
+    let first = invite("inv1", Role::Child, None, 100);
+    t.store.create_invitation(&first).await.unwrap();
+    let second = invite("inv2", Role::Adult, Some("c@x.org"), 30);
+    t.store.create_invitation(&second).await.unwrap();
     assert_eq!(
         t.store.invitation_role("inv1", 50).await.unwrap(),
         Some(Role::Child)

@@ -18,14 +18,14 @@ const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const PASSWORD: &str = "a-long-enough-password";
 
 /// chromedriver on a free loopback port, killed when dropped.
-struct Driver {
+pub(crate) struct Driver {
     port: u16,
     child: Child,
     _profile: tempfile::TempDir,
 }
 
 impl Driver {
-    fn start() -> Driver {
+    pub(crate) fn start() -> Driver {
         for exe in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 Path::new(exe).exists(),
@@ -52,7 +52,7 @@ impl Driver {
         }
     }
 
-    async fn browser(&self) -> Client {
+    pub(crate) async fn browser(&self) -> Client {
         let profile = format!("--user-data-dir={}", self._profile.path().display());
         let args = [
             "--headless",

@@ -5,6 +5,7 @@
 #![allow(missing_docs)]
 
 mod browser;
+mod browser_accounts;
 mod exactly_once;
 mod gateways;
 
@@ -14,7 +15,10 @@ mod broker_auth;
 mod harness;
 mod http_ingest;
 mod log_secrets;
+mod mail;
 mod publisher;
 mod replay;
 mod serve;
+mod smtp_sink;
 mod tls;
+mod twofactor;

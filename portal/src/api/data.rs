@@ -11,8 +11,10 @@ use cohealth_store::{Bucket, DeviceRow};
 use serde::{Deserialize, Serialize};
 
 use super::ApiUser;
+use crate::auth::access::{Access, authorize};
 use crate::auth::scopes::Scope;
 use crate::{Portal, PortalError};
+use cohealth_store::Category;
 
 const MAX_SAMPLES: i64 = 100_000;
 const MAX_SPAN_DAYS: i64 = 400;
@@ -82,14 +84,28 @@ struct Checked {
     to_ms: i64,
 }
 
-fn check(user: &ApiUser, q: &RangeQuery) -> Result<Checked, PortalError> {
+/// Checks the query and the caller's right to it: another person's data goes
+/// through the authorization function (and its audit) like every page.
+async fn check(
+    portal: &Portal,
+    user: &ApiUser,
+    q: &RangeQuery,
+    route: &str,
+) -> Result<Checked, PortalError> {
     user.require(Scope::SamplesRead)?;
-    let person = user.user.person_id;
-    if q.person.is_some_and(|p| p != person) {
-        return Err(PortalError::Forbidden);
-    }
     let metric = Metric::from_name(&q.metric)
         .ok_or_else(|| PortalError::BadRequest(format!("unknown metric `{}`", q.metric)))?;
+    let person = q.person.unwrap_or(user.user.person_id);
+    let detail = format!("{route} {}", metric.as_str());
+    authorize(
+        portal,
+        &user.user,
+        person,
+        Category::of(metric),
+        Access::Read,
+        &detail,
+    )
+    .await?;
     let (from_ms, to_ms) = (rfc3339(&q.from, "from")?, rfc3339(&q.to, "to")?);
     if to_ms <= from_ms || to_ms - from_ms > MAX_SPAN_DAYS * 86_400_000 {
         return Err(PortalError::BadRequest(format!(
@@ -122,7 +138,7 @@ pub(crate) async fn samples(
     user: ApiUser,
     Query(q): Query<RangeQuery>,
 ) -> Result<Json<SamplesOut>, PortalError> {
-    let c = check(&user, &q)?;
+    let c = check(&portal, &user, &q, "api samples").await?;
     let limit = q.limit.unwrap_or(10_000).clamp(1, MAX_SAMPLES);
     let rows = portal
         .app
@@ -150,7 +166,7 @@ pub(crate) async fn series(
     user: ApiUser,
     Query(q): Query<RangeQuery>,
 ) -> Result<Json<SeriesOut>, PortalError> {
-    let c = check(&user, &q)?;
+    let c = check(&portal, &user, &q, "api series").await?;
     let (bucket, name) = match q.bucket.as_deref().unwrap_or("hour") {
         "minute" => (Bucket::Minute, "minute"),
         "hour" => (Bucket::Hour, "hour"),
@@ -170,7 +186,11 @@ pub(crate) async fn series(
         metric: c.metric.as_str(),
         unit: c.metric.unit(),
         bucket: name,
-        time_zone: user.user.time_zone.clone(),
+        // Day buckets are the subject's local days.
+        time_zone: match portal.app.store.person(c.person).await? {
+            Some(p) => p.time_zone,
+            None => user.user.time_zone.clone(),
+        },
         buckets: points
             .into_iter()
             .map(|p| BucketOut {

@@ -45,6 +45,9 @@ async fn json_errors(response: Response) -> Response {
         json.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    if let Some(wait) = response.headers().get(header::RETRY_AFTER) {
+        json.headers_mut().insert(header::RETRY_AFTER, wait.clone());
+    }
     json
 }
 

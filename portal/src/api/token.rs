@@ -1,8 +1,9 @@
 //! `POST /api/v1/token`: credentials for a bearer token.
 //!
-//! Accounts have no second factor yet. When the accounts issue adds TOTP, the
-//! `totp` field is already accepted here and [`second_factor`] is where an
-//! enrolled account will require it.
+//! An account with two-factor sign-in must also send a current TOTP code or an
+//! unused recovery code as `totp` ([`second_factor`]); the code is checked and
+//! limited exactly as on the sign-in page. When the household requires 2FA, an
+//! account without it gets no token until it enrols.
 
 use axum::extract::{FromRequest, State};
 use axum::http::HeaderMap;
@@ -12,6 +13,7 @@ use cohealth_store::UserRow;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::jwt::{self, Claims, TOKEN_TTL_SECONDS};
+use crate::auth::second_factor::limited_verify;
 use crate::auth::{ClientAddr, random_hex};
 use crate::pages::login::limited_check_password;
 use crate::{Portal, PortalError};
@@ -46,7 +48,7 @@ pub(crate) async fn issue(
     let user = limited_check_password(&portal, client, &request.login, &request.password)
         .await?
         .ok_or(PortalError::BadCredentials)?;
-    second_factor(&user, request.totp.as_deref())?;
+    second_factor(&portal, client, &user, request.totp.as_deref()).await?;
 
     let now_s = portal.clock.now_ms().div_euclid(1000);
     let claims = Claims {
@@ -85,9 +87,34 @@ async fn parse_request(headers: &HeaderMap, body: &[u8]) -> Result<TokenRequest,
     }
 }
 
-/// Requires the one-time code of accounts that enrolled in 2FA; none can yet.
-fn second_factor(_user: &UserRow, _totp: Option<&str>) -> Result<(), PortalError> {
-    Ok(())
+/// Requires a valid one-time code from accounts that enrolled in 2FA, and
+/// refuses accounts that have not enrolled when their household requires it.
+async fn second_factor(
+    portal: &Portal,
+    client: ClientAddr,
+    user: &UserRow,
+    totp: Option<&str>,
+) -> Result<(), PortalError> {
+    if user.totp_enabled_ms.is_none() {
+        let settings = portal
+            .app
+            .store
+            .household_settings(user.household_id)
+            .await?;
+        return if settings.require_2fa {
+            Err(PortalError::EnrolmentRequired)
+        } else {
+            Ok(())
+        };
+    }
+    let Some(code) = totp.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Err(PortalError::SecondFactorRequired);
+    };
+    if limited_verify(portal, client, user, code).await? {
+        Ok(())
+    } else {
+        Err(PortalError::BadSecondFactor)
+    }
 }
 
 /// The HS256 key, loaded from the store once (and created there on first use).

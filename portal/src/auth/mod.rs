@@ -1,12 +1,17 @@
-//! Accounts: password hashing, browser sessions with CSRF tokens, and bearer
-//! tokens for API clients.
+//! Accounts: password hashing, browser sessions with CSRF tokens, bearer
+//! tokens for API clients, and the second factor (TOTP and recovery codes).
 
+pub(crate) mod access;
+pub mod email_token;
 pub mod jwt;
 pub(crate) mod limits;
 pub mod password;
+pub(crate) mod recovery;
 pub(crate) mod scopes;
+pub(crate) mod second_factor;
 pub(crate) mod session;
 pub(crate) mod session_cache;
+pub mod totp;
 
 use sha2::{Digest, Sha256};
 

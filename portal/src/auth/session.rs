@@ -34,6 +34,8 @@ pub(crate) struct Session {
     pub user: UserRow,
     pub csrf: String,
     pub id_hash: String,
+    /// When the account's requested deletion is due (the banner), if pending.
+    pub deletion_due_ms: Option<i64>,
 }
 
 impl Session {
@@ -63,12 +65,17 @@ impl FromRequestParts<Portal> for Session {
                     .user_by_id(row.user_id)
                     .await?
                     .ok_or(PortalError::SignIn)?;
+                let deletion_due_ms = store
+                    .deletion_request(user.person_id)
+                    .await?
+                    .map(|r| r.due_ms);
                 let record = Record {
                     user,
                     csrf: row.csrf,
                     created_ms: row.created_ms,
                     last_seen_ms: row.last_seen_ms,
                     stage: row.stage,
+                    deletion_due_ms,
                 };
                 portal.sessions.put(&id_hash, record.clone());
                 record
@@ -87,11 +94,17 @@ impl FromRequestParts<Portal> for Session {
             record.last_seen_ms = now;
             portal.sessions.put(&id_hash, record.clone());
         }
-        let Record { user, csrf, .. } = record;
+        let Record {
+            user,
+            csrf,
+            deletion_due_ms,
+            ..
+        } = record;
         Ok(Session {
             user,
             csrf,
             id_hash,
+            deletion_due_ms,
         })
     }
 }

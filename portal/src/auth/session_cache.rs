@@ -22,6 +22,8 @@ pub(crate) struct Record {
     pub created_ms: i64,
     pub last_seen_ms: i64,
     pub stage: SessionStage,
+    /// When the account's requested deletion is due, if one is pending.
+    pub deletion_due_ms: Option<i64>,
 }
 
 /// Sessions by the hash of their id.

@@ -258,6 +258,8 @@ pub(crate) async fn change_password(
         .await?;
     portal.sessions.forget_user(user.id);
     tracing::info!(user.id = user.id, "password changed; other sessions ended");
+    let change = crate::auth::email_token::Change::Password;
+    crate::auth::email_token::notify_change(&portal, user, &user.email, change);
     // Every session ended, this one included: carry on under a new id.
     let id = session::begin(&portal, user.id, SessionStage::Full, &headers, client).await?;
     let mut response = Redirect::to("/account?password=1").into_response();
@@ -301,6 +303,13 @@ pub(crate) async fn change_email(
     }
     portal.sessions.forget_user(session.user.id);
     tracing::info!(user.id = session.user.id, "email changed");
+    let change = crate::auth::email_token::Change::Email;
+    crate::auth::email_token::notify_change(&portal, &session.user, &session.user.email, change);
+    if let Some(user) = portal.app.store.user_by_id(session.user.id).await?
+        && let Err(e) = crate::auth::email_token::send_verification(&portal, &user).await
+    {
+        tracing::warn!(user.id = user.id, error = %e, "could not queue the verification mail");
+    }
     Ok(Redirect::to("/account?email=1").into_response())
 }
 

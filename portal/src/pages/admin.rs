@@ -38,6 +38,54 @@ pub(crate) struct InviteForm {
     days: String,
 }
 
+/// The raw-sample retention form: days, or empty to keep everything.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RetentionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    days: String,
+}
+
+/// The role form: one member's new role.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RoleForm {
+    #[serde(default)]
+    csrf: String,
+    user: i64,
+    #[serde(default)]
+    role: String,
+}
+
+/// A person without an account (a young child).
+#[derive(Debug, Deserialize)]
+pub(crate) struct PersonForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    time_zone: String,
+}
+
+/// Naming one member's account.
+#[derive(Debug, Deserialize)]
+pub(crate) struct MemberForm {
+    #[serde(default)]
+    csrf: String,
+    user: i64,
+}
+
+/// Claiming a device for a member.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ClaimForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    device: String,
+    person: i64,
+}
+
 /// The withdraw form.
 #[derive(Debug, Deserialize)]
 pub(crate) struct WithdrawForm {
@@ -95,6 +143,44 @@ pub(crate) async fn set_open(
     Ok(Redirect::to("/admin/household").into_response())
 }
 
+/// `POST /admin/household/retention`.
+pub(crate) async fn set_retention(
+    State(portal): State<Portal>,
+    session: Session,
+    Form(form): Form<RetentionForm>,
+) -> Result<Response, PortalError> {
+    require_admin(&session)?;
+    session.check_csrf(&form.csrf)?;
+    let raw = form.days.trim();
+    let max = cohealth_store::RETENTION_MAX_DAYS;
+    let days = match raw.parse::<i64>() {
+        _ if raw.is_empty() => None,
+        Ok(d) if (1..=max).contains(&d) => Some(d),
+        _ => {
+            let message = format!("Keep raw readings for 1 to {max} days, or leave it empty.");
+            return render(
+                &portal,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(message),
+                None,
+            )
+            .await;
+        }
+    };
+    portal
+        .app
+        .store
+        .set_retention_days(session.user.household_id, days)
+        .await?;
+    tracing::info!(
+        user.id = session.user.id,
+        retention_days = days,
+        "retention changed"
+    );
+    Ok(Redirect::to("/admin/household").into_response())
+}
+
 /// `POST /admin/household/invite`: makes a single-use link and shows it once.
 pub(crate) async fn invite(
     State(portal): State<Portal>,
@@ -139,15 +225,15 @@ pub(crate) async fn invite(
     portal
         .app
         .store
-        .create_invitation(
-            &hash_session_id(&token),
-            session.user.household_id,
+        .create_invitation(&cohealth_store::NewInvitation {
+            token_hash: &hash_session_id(&token),
+            household: session.user.household_id,
             role,
-            email.as_deref(),
-            session.user.id,
-            now,
-            now + days * 86_400_000,
-        )
+            email: email.as_deref(),
+            created_by: session.user.id,
+            now_ms: now,
+            expires_ms: now + days * 86_400_000,
+        })
         .await?;
     tracing::info!(
         user.id = session.user.id,
@@ -176,6 +262,214 @@ pub(crate) async fn withdraw(
         return Err(PortalError::NotFound);
     }
     Ok(Redirect::to("/admin/household").into_response())
+}
+
+fn parse_role(name: &str) -> Option<Role> {
+    match name {
+        "adult" => Some(Role::Adult),
+        "child" => Some(Role::Child),
+        "caregiver" => Some(Role::Caregiver),
+        "admin" => Some(Role::Admin),
+        _ => None,
+    }
+}
+
+/// `POST /admin/household/role`: changes a member's role. The member's
+/// sessions end, so their next sign-in carries the new role (a session never
+/// outlives a change of privilege).
+pub(crate) async fn set_role(
+    State(portal): State<Portal>,
+    session: Session,
+    Form(form): Form<RoleForm>,
+) -> Result<Response, PortalError> {
+    require_admin(&session)?;
+    session.check_csrf(&form.csrf)?;
+    let store = &portal.app.store;
+    let household = session.user.household_id;
+    let role =
+        parse_role(&form.role).ok_or_else(|| PortalError::BadRequest("unknown role".to_owned()))?;
+    let target = store
+        .members(household)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == Some(form.user))
+        .ok_or(PortalError::NotFound)?;
+    if target.role == Some(Role::Admin)
+        && role != Role::Admin
+        && store.admin_count(household).await? <= 1
+    {
+        let error = Some("The household needs an admin: make someone else admin first.".to_owned());
+        return render(
+            &portal,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            error,
+            None,
+        )
+        .await;
+    }
+    store.set_role(form.user, role).await?;
+    store.delete_sessions_of(form.user, None).await?;
+    portal.sessions.forget_user(form.user);
+    tracing::info!(
+        user.id = session.user.id,
+        member.user = form.user,
+        role = role.as_str(),
+        "role changed"
+    );
+    Ok(Redirect::to("/admin/household").into_response())
+}
+
+/// `POST /admin/household/remove`: removes a member. Their account and data
+/// are deleted after the same seven-day grace as a deletion they ask for
+/// themselves (time to export their data); their sessions and tokens end now.
+/// Only the admin can undo it.
+pub(crate) async fn remove(
+    State(portal): State<Portal>,
+    session: Session,
+    Form(form): Form<MemberForm>,
+) -> Result<Response, PortalError> {
+    require_admin(&session)?;
+    session.check_csrf(&form.csrf)?;
+    let store = &portal.app.store;
+    if form.user == session.user.id {
+        let error = Some("To leave, delete your own account on the Your data page.".to_owned());
+        return render(
+            &portal,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            error,
+            None,
+        )
+        .await;
+    }
+    let member = store
+        .members(session.user.household_id)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == Some(form.user))
+        .ok_or(PortalError::NotFound)?;
+    let now = portal.clock.now_ms();
+    store
+        .request_deletion(member.person_id, Some(session.user.id), now)
+        .await?;
+    store.delete_sessions_of(form.user, None).await?;
+    store.revoke_personal_tokens_of(form.user, now).await?;
+    portal.sessions.forget_user(form.user);
+    tracing::info!(
+        user.id = session.user.id,
+        member.user = form.user,
+        "member removed; deletion scheduled"
+    );
+    Ok(Redirect::to("/admin/household").into_response())
+}
+
+/// `POST /admin/household/keep`: undoes a removal during its grace period.
+pub(crate) async fn keep(
+    State(portal): State<Portal>,
+    session: Session,
+    Form(form): Form<MemberForm>,
+) -> Result<Response, PortalError> {
+    require_admin(&session)?;
+    session.check_csrf(&form.csrf)?;
+    let store = &portal.app.store;
+    let member = store
+        .members(session.user.household_id)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == Some(form.user))
+        .ok_or(PortalError::NotFound)?;
+    store.cancel_deletion(member.person_id).await?;
+    tracing::info!(
+        user.id = session.user.id,
+        member.user = form.user,
+        "member removal undone"
+    );
+    Ok(Redirect::to("/admin/household").into_response())
+}
+
+/// `POST /admin/household/person`: a person without an account, managed by
+/// the household's adults (a young child whose band the admin claims).
+pub(crate) async fn add_person(
+    State(portal): State<Portal>,
+    session: Session,
+    Form(form): Form<PersonForm>,
+) -> Result<Response, PortalError> {
+    require_admin(&session)?;
+    session.check_csrf(&form.csrf)?;
+    let zone = if form.time_zone.trim().is_empty() {
+        session.user.time_zone.clone()
+    } else {
+        form.time_zone.trim().to_owned()
+    };
+    let now = portal.clock.now_ms();
+    match portal
+        .app
+        .store
+        .add_managed_person(
+            session.user.household_id,
+            &form.name,
+            &zone,
+            session.user.person_id,
+            now,
+        )
+        .await
+    {
+        Ok(person) => {
+            tracing::info!(
+                user.id = session.user.id,
+                person.id = person,
+                "person without an account added"
+            );
+            Ok(Redirect::to("/admin/household").into_response())
+        }
+        Err(cohealth_store::StoreError::Invalid(why)) => {
+            let error = Some(format!("Please check the {why}."));
+            render(
+                &portal,
+                &session,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                error,
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `POST /admin/household/claim`: ties a device to a member of the household.
+pub(crate) async fn claim_for(
+    State(portal): State<Portal>,
+    session: Session,
+    Form(form): Form<ClaimForm>,
+) -> Result<Response, PortalError> {
+    require_admin(&session)?;
+    session.check_csrf(&form.csrf)?;
+    let store = &portal.app.store;
+    if !store
+        .members(session.user.household_id)
+        .await?
+        .iter()
+        .any(|m| m.person_id == form.person)
+    {
+        return Err(PortalError::NotFound);
+    }
+    let device = cohealth_ingest::DeviceId::parse(form.device.trim())
+        .ok_or_else(|| PortalError::BadRequest("unknown device id".to_owned()))?;
+    let now = portal.clock.now_ms();
+    match store.claim_device(device.as_str(), form.person, now).await {
+        Ok(outcome) => {
+            tracing::info!(user.id = session.user.id, device.id = %device, person.id = form.person, moved = outcome.moved, "device claimed for a member");
+            Ok(Redirect::to("/admin/household").into_response())
+        }
+        Err(cohealth_store::StoreError::Conflict(_)) => {
+            let error =
+                Some("That device belongs to someone else; they must release it first.".to_owned());
+            render(&portal, &session, StatusCode::CONFLICT, error, None).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Where links should point: the configured public address, else the address
@@ -224,12 +518,34 @@ async fn render(
         })
         .collect();
     let members = store.members(household).await?;
+    let mut leaving = Vec::new();
+    for m in &members {
+        if let Some(pending) = store.deletion_request(m.person_id).await? {
+            leaving.push((
+                m.person_id.to_string(),
+                super::local_time(tz, pending.due_ms, now),
+            ));
+        }
+    }
+    let devices = store.list_devices().await?;
+    let unclaimed: Vec<String> = devices
+        .into_iter()
+        .filter(|d| d.person_id.is_none())
+        .map(|d| d.id)
+        .collect();
+    let retention_days = store.retention_days(household).await?;
     let context = minijinja::context! {
         title => "Household",
         settings => minijinja::Value::from(minijinja::value::Serde(settings)),
         invitations => minijinja::Value::from(minijinja::value::Serde(&invitations)),
         members => minijinja::Value::from(minijinja::value::Serde(&members)),
+        unclaimed => unclaimed,
+        leaving => minijinja::Value::from(minijinja::value::Serde(
+            leaving.into_iter().collect::<std::collections::BTreeMap<_, _>>()
+        )),
+        roles => ["adult", "child", "caregiver", "admin"],
         link => link,
+        retention_days => retention_days,
         error => error,
         ..super::chrome(session, "admin")
     };

@@ -7,10 +7,11 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::TimeZone;
 use chrono_tz::Tz;
-use cohealth_store::{Bucket, Store, UserRow, day_start};
+use cohealth_store::{Bucket, Category, Store, day_start};
 use serde::{Deserialize, Serialize};
 
 use super::cache::Parts;
+use crate::auth::access::{Access, authorize, decide, viewable};
 use crate::auth::session::Session;
 use crate::chart::{self, Range, Trend};
 use crate::dashboards::{Dashboard, Figure};
@@ -20,6 +21,21 @@ use crate::{Portal, PortalError};
 #[derive(Debug, Deserialize)]
 pub(crate) struct RangeQuery {
     range: Option<String>,
+    /// Whose dashboard: another person's, by id, if the viewer may see it.
+    person: Option<i64>,
+}
+
+/// Whose data a dashboard shows, in which units, and which categories of it.
+struct View {
+    person: i64,
+    units: String,
+    allowed: Vec<Category>,
+}
+
+impl View {
+    fn shows(&self, metric: cohealth_ingest::Metric) -> bool {
+        self.allowed.contains(&Category::of(metric))
+    }
 }
 
 /// One tile as the template shows it.
@@ -60,23 +76,65 @@ pub(crate) async fn page(
     }
     let now = portal.clock.now_ms();
     let user = &session.user;
-    let tz = super::zone(&user.time_zone);
+    let own = query.person.is_none_or(|p| p == user.person_id);
+    let (view, zone_name, whose) = if own {
+        let view = View {
+            person: user.person_id,
+            units: user.units.clone(),
+            allowed: Category::ALL.to_vec(),
+        };
+        (view, user.time_zone.clone(), None)
+    } else {
+        let subject = query.person.unwrap_or(user.person_id);
+        let mut allowed = Vec::new();
+        for category in [Category::Vitals, Category::Activity] {
+            if decide(&portal, user, subject, category, Access::Read)
+                .await?
+                .is_some()
+            {
+                authorize(&portal, user, subject, category, Access::Read, "dashboard").await?;
+                allowed.push(category);
+            }
+        }
+        if allowed.is_empty() {
+            tracing::info!(
+                user.id = user.id,
+                subject.person = subject,
+                "dashboard refused"
+            );
+            return Err(PortalError::Forbidden);
+        }
+        let person = portal
+            .app
+            .store
+            .person(subject)
+            .await?
+            .ok_or(PortalError::Forbidden)?;
+        let view = View {
+            person: subject,
+            units: user.units.clone(),
+            allowed,
+        };
+        (view, person.time_zone, Some(person.display_name))
+    };
+    let tz = super::zone(&zone_name);
     let cache = &portal.dashboard_cache;
-    let (person, range_name, id_hash) = (user.person_id, range.as_str(), &session.id_hash);
-    // The cache keys on how the page is drawn: zone and units.
-    let look = format!("{}|{}", tz.name(), user.units);
+    let (person, range_name, id_hash) = (view.person, range.as_str(), &session.id_hash);
+    // The cache keys on how the page is drawn: zone, units and what may be seen.
+    let seen: Vec<&str> = view.allowed.iter().map(|c| c.as_str()).collect();
+    let look = format!("{}|{}|{}", tz.name(), view.units, seen.join(","));
     if let Some(page) = cache.page(person, range_name, &look, now, id_hash) {
         return Ok(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response());
     }
     let parts = match portal
         .dashboard_cache
-        .get(user.person_id, range.as_str(), &look, now)
+        .get(view.person, range.as_str(), &look, now)
     {
         Some(parts) => parts,
         None => {
             let store = &portal.app.store;
-            let tiles = tiles(store, &portal.dashboard, user, tz, now).await?;
-            let charts = charts(store, &portal.dashboard, user, tz, range, now).await?;
+            let tiles = tiles(store, &portal.dashboard, &view, tz, now).await?;
+            let charts = charts(store, &portal.dashboard, &view, tz, range, now).await?;
             let parts = Parts {
                 tiles: minijinja::Value::from(minijinja::value::Serde(&tiles)),
                 charts: minijinja::Value::from(minijinja::value::Serde(&charts)),
@@ -95,6 +153,9 @@ pub(crate) async fn page(
         range => range.as_str(),
         ranges => ranges,
         time_zone => tz.name(),
+        whose => whose,
+        subject => view.person,
+        viewable => minijinja::Value::from(minijinja::value::Serde(&viewable(&portal, user).await?)),
         ..super::chrome(&session, "dashboard")
     };
     let page = Bytes::from(crate::templates::render("dashboard.html", context)?);
@@ -105,7 +166,7 @@ pub(crate) async fn page(
 async fn tiles(
     store: &Store,
     dashboard: &Dashboard,
-    user: &UserRow,
+    view: &View,
     tz: Tz,
     now: i64,
 ) -> Result<Vec<TileView>, PortalError> {
@@ -116,19 +177,16 @@ async fn tiles(
         .unwrap_or_default();
     let midnight = day_start(tz, today);
     let mut out = Vec::with_capacity(dashboard.tiles.len());
-    for tile in &dashboard.tiles {
+    for tile in dashboard.tiles.iter().filter(|t| view.shows(t.metric)) {
         let (value, at) = match tile.show {
-            Figure::Latest => match store
-                .latest_sample(user.person_id, tile.metric, now)
-                .await?
-            {
+            Figure::Latest => match store.latest_sample(view.person, tile.metric, now).await? {
                 Some(s) => (Some(s.value), Some(super::local_time(tz, s.ts_ms, now))),
                 None => (None, None),
             },
             Figure::Today => {
                 let days = store
                     .series(
-                        user.person_id,
+                        view.person,
                         tile.metric,
                         Bucket::Day,
                         midnight,
@@ -138,7 +196,7 @@ async fn tiles(
                 (Some(days.iter().fold(0.0, |total, d| total + d.sum)), None)
             }
         };
-        let shown = crate::units::shown(tile.metric, &user.units);
+        let shown = crate::units::shown(tile.metric, &view.units);
         let value = value.map(|v| match tile.show {
             Figure::Today => shown.amount(v),
             Figure::Latest => shown.value(v),
@@ -165,17 +223,17 @@ async fn tiles(
 async fn charts(
     store: &Store,
     dashboard: &Dashboard,
-    user: &UserRow,
+    view: &View,
     tz: Tz,
     range: Range,
     now: i64,
 ) -> Result<Vec<ChartView>, PortalError> {
-    let person = user.person_id;
+    let person = view.person;
     let (from_ms, to_ms) = range.window(now, tz);
     let mut out = Vec::with_capacity(dashboard.charts.len());
-    for c in &dashboard.charts {
+    for c in dashboard.charts.iter().filter(|c| view.shows(c.metric)) {
         let bucket = range.bucket(c.metric);
-        let shown = crate::units::shown(c.metric, &user.units);
+        let shown = crate::units::shown(c.metric, &view.units);
         let mut points = store
             .series(person, c.metric, bucket, from_ms, to_ms)
             .await?;

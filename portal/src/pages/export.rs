@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{Days, NaiveDate};
+use cohealth_store::AuditEntry;
 use serde::Deserialize;
 use tokio_util::io::ReaderStream;
 
@@ -98,7 +99,7 @@ pub(crate) async fn download(
         ExportError::Store(e) => PortalError::Store(e),
         other => internal(other),
     })?;
-    record_export_audit(actor, subject, &summary);
+    record_export_audit(portal, actor, subject, options, &summary).await?;
     use std::io::Seek;
     let length = file.stream_position().map_err(internal)?;
     file.rewind().map_err(internal)?;
@@ -119,11 +120,15 @@ pub(crate) async fn download(
         .into_response())
 }
 
-/// The audit hook for an export: who exported whose data. Schema 5's
-/// `audit_log` is written from here (action `export`) once the store has its
-/// audit call; until then this info line, with ids and counts only, is the
-/// record.
-pub(crate) fn record_export_audit(actor: &Session, subject: i64, summary: &ExportSummary) {
+/// The audit entry for an export (action `export`): who exported whose data,
+/// with the options but no values. Also an info line with ids and counts.
+pub(crate) async fn record_export_audit(
+    portal: &Portal,
+    actor: &Session,
+    subject: i64,
+    options: &ExportOptions,
+    summary: &ExportSummary,
+) -> Result<(), PortalError> {
     tracing::info!(
         user.id = actor.user.id,
         actor.person = actor.user.person_id,
@@ -133,6 +138,38 @@ pub(crate) fn record_export_audit(actor: &Session, subject: i64, summary: &Expor
         observations = summary.observations,
         "data export"
     );
+    let detail = format!(
+        "zip; heart rate {}; from {}; to {}",
+        match options.heart_rate {
+            HeartRateDetail::PerMinute => "per minute",
+            HeartRateDetail::PerSample => "per sample",
+        },
+        options
+            .from_ms
+            .map_or_else(|| "start".to_owned(), export_utc),
+        options.to_ms.map_or_else(|| "now".to_owned(), export_utc),
+    );
+    portal
+        .app
+        .store
+        .audit(&AuditEntry {
+            ts_ms: portal.clock.now_ms(),
+            actor_user: Some(actor.user.id),
+            actor_person: Some(actor.user.person_id),
+            actor_name: &actor.user.display_name,
+            subject_person: subject,
+            action: "export",
+            category: None,
+            detail: Some(&detail),
+        })
+        .await?;
+    Ok(())
+}
+
+fn export_utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%MZ").to_string())
+        .unwrap_or_default()
 }
 
 /// Start of the local day `text` (+`plus` days), UTC ms; `None` when empty.

@@ -7,7 +7,7 @@
 use std::sync::LazyLock;
 
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cohealth_store::{SessionStage, UserRow};
@@ -37,16 +37,30 @@ pub(crate) struct CsrfForm {
     csrf: String,
 }
 
+/// `GET /login`'s query: `?notice=…` names a message from another page.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct LoginQuery {
+    #[serde(default)]
+    notice: Option<String>,
+}
+
 /// `GET /login`.
 pub(crate) async fn form(
     session: Result<Session, PortalError>,
     tls: OverTls,
     headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
 ) -> Result<Response, PortalError> {
     if session.is_ok() {
         return Ok(Redirect::to("/dashboard").into_response());
     }
-    login_page(&headers, tls, StatusCode::OK, "", None)
+    let notice = match query.notice.as_deref() {
+        Some(super::recovery::PASSWORD_SET_NOTICE) => {
+            Some("Your new password is set and every earlier session has ended. Sign in with it.")
+        }
+        _ => None,
+    };
+    login_page_with(&headers, tls, StatusCode::OK, "", None, notice)
 }
 
 /// `POST /login`.
@@ -68,6 +82,9 @@ pub(crate) async fn submit(
             Some(PortalError::BadCredentials),
         );
     };
+    if user.totp_enabled_ms.is_some() {
+        return super::twofactor::begin_challenge(&portal, &user, &headers, client).await;
+    }
     let id = session::begin(&portal, user.id, SessionStage::Full, &headers, client).await?;
     tracing::info!(user.id = user.id, person.id = user.person_id, "signed in");
 
@@ -168,12 +185,25 @@ fn login_page(
     login: &str,
     error: Option<PortalError>,
 ) -> Result<Response, PortalError> {
+    login_page_with(headers, tls, status, login, error, None)
+}
+
+/// [`login_page`] with a notice from another page (a password just reset).
+fn login_page_with(
+    headers: &HeaderMap,
+    tls: OverTls,
+    status: StatusCode,
+    login: &str,
+    error: Option<PortalError>,
+    notice: Option<&str>,
+) -> Result<Response, PortalError> {
     let token = session::anon_csrf_token(headers)?;
     let context = minijinja::context! {
         title => "Sign in",
         csrf => &token,
         login => login,
         error => error.map(|e| e.to_string()),
+        notice => notice,
         asset_v => crate::assets::version(),
     };
     let mut response = super::html("login.html", context)?;

@@ -5,12 +5,16 @@ pub(crate) mod account;
 pub(crate) mod admin;
 pub(crate) mod cache;
 pub(crate) mod dashboard;
+pub(crate) mod data;
 pub(crate) mod devices;
 pub(crate) mod export;
 pub(crate) mod login;
+pub(crate) mod recovery;
 pub(crate) mod register;
 pub(crate) mod sessions;
+pub(crate) mod sharing;
 pub(crate) mod tokens;
+pub(crate) mod twofactor;
 
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -42,7 +46,11 @@ pub(crate) fn html(template: &str, context: Value) -> Result<Response, PortalErr
 
 /// What the layout needs on every signed-in page.
 pub(crate) fn chrome(session: &Session, nav: &str) -> Value {
+    let deletion_due = session
+        .deletion_due_ms
+        .map(|ms| data::local_date(zone(&session.user.time_zone), ms));
     minijinja::context! {
+        deletion_due => deletion_due,
         user => &session.user.display_name,
         csrf => &session.csrf,
         nav => nav,

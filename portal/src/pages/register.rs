@@ -173,6 +173,10 @@ pub(crate) async fn submit(
         role = user.role.as_str(),
         "account registered"
     );
+    // With mail on, the address is confirmed by a link; the account works meanwhile.
+    if let Err(e) = crate::auth::email_token::send_verification(&portal, &user).await {
+        tracing::warn!(user.id = user.id, error = %e, "could not queue the verification mail");
+    }
     let id = session::begin(&portal, user.id, SessionStage::Full, &headers, client).await?;
     let mut response = Redirect::to("/onboarding").into_response();
     let secure = over_tls(&portal, &headers);

@@ -12,7 +12,7 @@ use crate::common::{NOW, PASSWORD, TestPortal, add_user, csrf_of, set_cookie, te
 const STRONG: &str = "violet kettle drums orbit";
 const MINUTE: i64 = 60_000;
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
@@ -23,7 +23,7 @@ fn enc(s: &str) -> String {
 }
 
 /// The session-less form token for `path`: (cookie, token).
-async fn anon_token(portal: &TestPortal, path: &str) -> (String, String) {
+pub(crate) async fn anon_token(portal: &TestPortal, path: &str) -> (String, String) {
     let page = portal.get(path, None).await;
     let cookie = set_cookie(&page, "cohealth_login_csrf").unwrap();
     let token = cookie.split_once('=').unwrap().1.to_owned();
@@ -51,7 +51,7 @@ async fn register(
     portal.post_form("/register", Some(&cookie), &body).await
 }
 
-async fn sign_in_as(
+pub(crate) async fn sign_in_as(
     portal: &TestPortal,
     login: &str,
     password: &str,
@@ -70,13 +70,13 @@ async fn sign_in_as(
     portal.post_form("/login", Some(&cookie), &body).await
 }
 
-async fn session_of(portal: &TestPortal, login: &str, password: &str) -> String {
+pub(crate) async fn session_of(portal: &TestPortal, login: &str, password: &str) -> String {
     let done = sign_in_as(portal, login, password, None).await;
     assert_eq!(done.status(), StatusCode::SEE_OTHER);
     set_cookie(&done, "cohealth_session").unwrap()
 }
 
-async fn page_csrf(portal: &TestPortal, path: &str, session: &str) -> (String, String) {
+pub(crate) async fn page_csrf(portal: &TestPortal, path: &str, session: &str) -> (String, String) {
     let response = portal.get(path, Some(session)).await;
     assert_eq!(response.status(), StatusCode::OK, "{path}");
     let page = text(response).await;

@@ -14,6 +14,8 @@ use tower::ServiceExt;
 /// Wednesday 2026-11-04 13:30:00 UTC (14:30 in Berlin).
 pub const NOW: i64 = 1_793_799_000_000;
 pub const PASSWORD: &str = "correct horse battery staple";
+/// The base of links in test mails.
+pub const PUBLIC_URL: &str = "http://hub.test";
 const MINUTE: i64 = 60_000;
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 86_400_000;
@@ -30,6 +32,17 @@ impl TestPortal {
     /// A portal with one account (`ada@example.org`, Europe/Berlin) and no data.
     pub async fn new() -> TestPortal {
         Self::build(Clock::Fixed(NOW), true, PortalOptions::default()).await
+    }
+
+    /// Like [`TestPortal::new`], sending mail with `mailer` and links to
+    /// [`PUBLIC_URL`].
+    pub async fn with_mail(mailer: cohealth_portal::mail::Mailer) -> TestPortal {
+        let options = PortalOptions {
+            mailer: Some(mailer),
+            public_url: Some(PUBLIC_URL.to_owned()),
+            ..Default::default()
+        };
+        Self::build(Clock::Fixed(NOW), true, options).await
     }
 
     /// Like [`TestPortal::new`] with the given options (the clock is fixed anyway).

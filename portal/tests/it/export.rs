@@ -198,6 +198,18 @@ async fn the_export_page_needs_sign_in_and_csrf() {
         files["samples.jsonl"].lines().count(),
         seeded_count(&portal).await
     );
+    // The export is in the person's audit log, without values.
+    let log = portal
+        .store
+        .audit_log_of(portal.user.person_id, 10)
+        .await
+        .unwrap();
+    let entry = log.iter().find(|e| e.action == "export").unwrap();
+    assert_eq!(entry.actor_person, Some(portal.user.person_id));
+    assert_eq!(
+        entry.detail.as_deref(),
+        Some("zip; heart rate per minute; from start; to now")
+    );
 }
 
 #[tokio::test]

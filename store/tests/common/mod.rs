@@ -16,6 +16,9 @@ pub enum Backend {
 /// A store on a fresh database, and what keeps it alive.
 pub struct TestStore {
     pub store: Store,
+    /// The database's URL, for tests that look at it directly.
+    #[allow(dead_code)]
+    pub url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -34,6 +37,7 @@ pub async fn fresh(backend: Backend, limits: Limits) -> TestStore {
             let store = Store::open(&url, limits).await.expect("open sqlite");
             TestStore {
                 store,
+                url,
                 _dir: Some(dir),
             }
         }
@@ -53,10 +57,13 @@ pub async fn fresh(backend: Backend, limits: Limits) -> TestStore {
                 .await
                 .expect("create database");
             let (base, _) = admin.rsplit_once('/').expect("database url");
-            let store = Store::open(&format!("{base}/{name}"), limits)
-                .await
-                .expect("open postgres");
-            TestStore { store, _dir: None }
+            let url = format!("{base}/{name}");
+            let store = Store::open(&url, limits).await.expect("open postgres");
+            TestStore {
+                store,
+                url,
+                _dir: None,
+            }
         }
     }
 }
