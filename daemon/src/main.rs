@@ -13,6 +13,7 @@ mod ble_settings;
 mod cli;
 mod commands;
 mod derive;
+mod export_job;
 mod http_ingest;
 mod serve;
 mod settings;

@@ -86,6 +86,11 @@ pub async fn run(settings: Settings, parts: Parts) -> anyhow::Result<()> {
             stats.clone(),
             ingest_stop.clone(),
         )));
+        ingest.push(tokio::spawn(crate::export_job::run(
+            store.clone(),
+            settings.export.clone(),
+            ingest_stop.clone(),
+        )));
         if settings.mqtt.enabled {
             ingest.push(start_mqtt(&settings, &sink, ingest_stop.clone())?);
         } else {

@@ -37,6 +37,8 @@ pub struct Settings {
     pub portal: PortalSection,
     /// Devices to claim at start (the store is the truth afterwards).
     pub claims: Vec<ClaimSection>,
+    /// The scheduled export for backups.
+    pub export: crate::export_job::ExportSection,
 }
 
 /// `[mqtt]`.
@@ -183,6 +185,7 @@ impl Default for Settings {
             ble: BleSection::default(),
             portal: PortalSection::default(),
             claims: Vec::new(),
+            export: crate::export_job::ExportSection::default(),
         }
     }
 }
@@ -294,6 +297,7 @@ impl Settings {
             p.hsts != Hsts::On || p.tls_cert.is_some(),
             "configuration key `portal.hsts`: \"on\" needs HTTPS (`portal.tls_cert` and `portal.tls_key`)"
         );
+        self.export.validate()?;
         tracing_subscriber::EnvFilter::try_new(&self.log)
             .map_err(|e| anyhow::anyhow!("configuration key `log`: {e}"))?;
         let public = self.portal.public_url.as_str();

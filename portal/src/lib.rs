@@ -13,6 +13,8 @@
 //! - `templates`, `assets`, `security`: the skeleton every page reuses.
 //! - [`PortalError`]: the one error type; 4xx render a page, 5xx are logged once.
 //! - `ops`: health check and Prometheus counters.
+//! - [`export`]: one person's data as a ZIP (JSON Lines, CSV, FHIR R4), for the
+//!   download page and the daemon's scheduled backups.
 //! - [`mail`]: outgoing email (reset and verification links), off without SMTP.
 //!
 //! The portal reads the same [`Store`] the daemon writes; it never talks to MQTT
@@ -25,6 +27,7 @@ pub mod chart;
 mod clock;
 mod dashboards;
 mod error;
+pub mod export;
 mod live;
 pub mod mail;
 mod ops;
@@ -171,6 +174,10 @@ pub fn router_with(state: AppState, options: PortalOptions) -> Router {
         .route("/account/profile", post(pages::account::save_profile))
         .route("/account/password", post(pages::account::change_password))
         .route("/account/email", post(pages::account::change_email))
+        .route(
+            "/account/export",
+            get(pages::export::page).post(pages::export::submit),
+        )
         .route("/account/sessions", get(pages::sessions::page))
         .route("/account/sessions/end", post(pages::sessions::end_one))
         .route(

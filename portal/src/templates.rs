@@ -28,6 +28,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("account.html", include_str!("../templates/account.html")),
     ("sessions.html", include_str!("../templates/sessions.html")),
+    ("export.html", include_str!("../templates/export.html")),
     ("tokens.html", include_str!("../templates/tokens.html")),
     ("sharing.html", include_str!("../templates/sharing.html")),
     (

@@ -8,6 +8,7 @@
 //! - `mfa`: two-factor state (TOTP secret and last step, recovery codes, the
 //!   household's requirement).
 //! - `devices`, `people`, `query`, `deadletters`: the rest of the API.
+//! - `export`: one person's everything, page by page, for exports.
 //! - `email_tokens`: single-use reset and verification links.
 //!
 //! Every query is a runtime query written once in portable SQL with `$n` binds
@@ -22,6 +23,7 @@ mod deadletters;
 mod deletion;
 mod devices;
 mod email_tokens;
+mod export;
 mod ingest;
 mod metrics;
 mod mfa;
@@ -52,6 +54,10 @@ pub use deadletters::DeadLetterRow;
 pub use deletion::{DELETED_ACTOR_NAME, DELETION_GRACE_MS, DeletionRequest, DeviceDeletion};
 pub use devices::{ClaimOutcome, DeviceRow};
 pub use email_tokens::{EmailToken, NewEmailToken, TokenPurpose};
+pub use export::{
+    ExportAccount, ExportDay, ExportDevice, ExportMinute, ExportPressure, ExportProfile,
+    ExportSample, SampleCursor,
+};
 pub use ingest::{CommitReport, LIVE_MAX, LiveSample};
 pub use metrics::{metric_from_id, metric_id};
 pub use mfa::{StoredRecoveryCode, TotpState};

@@ -712,3 +712,164 @@ async fn registration_invitations_and_tokens(backend: Backend) {
     );
 }
 both_backends!(accounts, registration_invitations_and_tokens);
+
+/// Walks every export page with a tiny page size and checks that the pages
+/// join into exactly the stored rows, in key order, for one person only.
+async fn export_pages_walk_everything(backend: Backend) {
+    let t = fresh(backend, Limits::default()).await;
+    let p = claimed(&t.store, "strap", "Europe/Berlin").await;
+    let other = claimed(&t.store, "other", "UTC").await;
+    // Two sources for heart rate at overlapping instants, plus blood pressure.
+    let strap: Vec<Measurement> = (0..7)
+        .flat_map(|i| {
+            [
+                at(Metric::HeartRate, 60.0 + i as f64, T0 + i * 30_000),
+                at(Metric::Steps, 10.0, T0 + i * 30_000),
+            ]
+        })
+        .collect();
+    let cuff = vec![
+        at(Metric::BloodPressureSystolic, 120.0, T0),
+        at(Metric::BloodPressureDiastolic, 80.0, T0),
+        at(Metric::BloodPressureSystolic, 125.0, T0 + 60_000),
+    ];
+    t.store
+        .commit_batch(&batch(vec![
+            reading("strap", SourceKind::Ble, T0 + 300_000, strap),
+            reading(
+                "strap",
+                SourceKind::Gateway,
+                T0 + 300_000,
+                vec![at(Metric::HeartRate, 99.0, T0)],
+            ),
+            reading("strap", SourceKind::Phone, T0 + 300_000, cuff),
+            reading(
+                "other",
+                SourceKind::Ble,
+                T0 + 300_000,
+                vec![at(Metric::HeartRate, 70.0, T0)],
+            ),
+        ]))
+        .await
+        .unwrap();
+
+    let mut all = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = t
+            .store
+            .export_samples_page(p, i64::MIN, i64::MAX, cursor, 3)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = Some((last.metric_id, last.ts_ms, last.source_id));
+        let short = page.len() < 3;
+        all.extend(page);
+        if short {
+            break;
+        }
+    }
+    // 7 HR + 1 gateway HR + 7 steps + 3 pressure values.
+    assert_eq!(all.len(), 18);
+    let keys: Vec<(i64, i64, i64)> = all
+        .iter()
+        .map(|s| (s.metric_id, s.ts_ms, s.source_id))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(keys, sorted, "key order, no repeats");
+    assert!(all.iter().all(|s| s.device == "strap"));
+    let gateway: Vec<_> = all.iter().filter(|s| s.kind == "gateway").collect();
+    assert_eq!((gateway.len(), gateway[0].value), (1, 99.0));
+
+    // One metric, paged.
+    let hr = cohealth_store::metric_id(Metric::HeartRate);
+    let mut after = None;
+    let mut count = 0;
+    loop {
+        let page = t
+            .store
+            .export_metric_page(p, hr, i64::MIN, i64::MAX, after, 2)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.ts_ms, last.source_id));
+        assert!(page.iter().all(|s| s.metric_id == hr));
+        count += page.len();
+    }
+    assert_eq!(count, 8);
+    // A range is half-open.
+    let ranged = t
+        .store
+        .export_metric_page(p, hr, T0 + 30_000, T0 + 90_000, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(ranged.len(), 2);
+
+    // Minute rollups: the preferred source's samples per minute.
+    let mut minutes = Vec::new();
+    let mut after = None;
+    loop {
+        let page = t
+            .store
+            .export_minutes_page(p, hr, i64::MIN, i64::MAX, after, 2)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.bucket_ms);
+        minutes.extend(page);
+    }
+    let n: i64 = minutes.iter().map(|m| m.n).sum();
+    assert_eq!(n, 7, "BLE wins over the gateway in the rollups");
+
+    // Days, paged across metrics.
+    let mut days = Vec::new();
+    let mut after = None;
+    loop {
+        let page = t
+            .store
+            .export_days_page(p, i64::MIN, i64::MAX, after, 1)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.metric_id, last.day.clone()));
+        days.extend(page);
+    }
+    let steps_day = days
+        .iter()
+        .find(|d| d.metric_id == cohealth_store::metric_id(Metric::Steps))
+        .unwrap();
+    assert_eq!(steps_day.total, 70.0);
+    assert_eq!(steps_day.day, "2026-05-28", "22:26 in Berlin");
+    assert_eq!(days.len(), 4, "heart rate, steps, systolic, diastolic");
+
+    // Blood pressure: only the complete pair.
+    let pairs = t
+        .store
+        .export_pressure_page(
+            p,
+            cohealth_store::metric_id(Metric::BloodPressureSystolic),
+            cohealth_store::metric_id(Metric::BloodPressureDiastolic),
+            i64::MIN,
+            i64::MAX,
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(pairs.len(), 1);
+    assert_eq!((pairs[0].systolic, pairs[0].diastolic), (120.0, 80.0));
+
+    // Profile and devices: this person's, without secrets.
+    let profile = t.store.export_profile(p).await.unwrap().unwrap();
+    assert_eq!(profile.time_zone, "Europe/Berlin");
+    assert_eq!(profile.account.unwrap().email, "strap@example.org");
+    assert!(t.store.export_profile(9999).await.unwrap().is_none());
+    let devices = t.store.export_devices(p).await.unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].id, "strap");
+    let ids = t.store.person_ids().await.unwrap();
+    assert!(ids.contains(&p) && ids.contains(&other));
+}
+both_backends!(export_pages, export_pages_walk_everything);

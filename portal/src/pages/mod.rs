@@ -7,6 +7,7 @@ pub(crate) mod cache;
 pub(crate) mod dashboard;
 pub(crate) mod data;
 pub(crate) mod devices;
+pub(crate) mod export;
 pub(crate) mod login;
 pub(crate) mod recovery;
 pub(crate) mod register;

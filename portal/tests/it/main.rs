@@ -7,6 +7,7 @@ mod accounts;
 mod api;
 mod common;
 mod data;
+mod export;
 mod mail;
 mod pages;
 mod security;
