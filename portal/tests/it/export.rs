@@ -796,3 +796,36 @@ async fn big_export_memory() {
     );
     assert_eq!(summary.samples, u64::try_from(days * 86_400).unwrap());
 }
+
+#[tokio::test]
+async fn an_export_of_a_deleted_range_is_empty() {
+    let portal = seeded().await;
+    let person = portal.user.person_id;
+    let (from, to) = (NOW - 26 * HOUR, NOW);
+    let heart = |files: &BTreeMap<String, String>| {
+        files["samples.jsonl"]
+            .lines()
+            .filter(|l| l.contains(r#""metric":"heart_rate""#))
+            .count()
+    };
+    let ranged = ExportOptions {
+        from_ms: Some(from),
+        to_ms: Some(to),
+        ..options()
+    };
+    assert!(
+        heart(&export_zip(&portal, &ranged).await) > 0,
+        "seeded heart rate"
+    );
+    portal
+        .store
+        .delete_metric_range(person, Metric::HeartRate, from, to)
+        .await
+        .unwrap();
+    let files = export_zip(&portal, &ranged).await;
+    assert_eq!(heart(&files), 0, "no raw heart rate left in the range");
+    let fhir = &files["fhir/bundle.json"];
+    assert!(!fhir.contains("8867-4"), "no heart-rate Observation either");
+    // Other metrics of the range stay.
+    assert!(files["samples.jsonl"].contains(r#""metric":"steps""#));
+}
