@@ -187,6 +187,33 @@ impl Store {
 }
 
 /// SQLite in WAL mode with `synchronous=FULL`: a commit is on disk before we ack.
+/// Creates `dir` (and its parents) readable by the owner only.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates the database file, if new, as 0600 before SQLite opens it: SQLite
+/// keeps an existing file's mode and gives its `-wal` and `-shm` files the same
+/// one. An existing file keeps the mode its admin chose.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    if path.as_os_str().is_empty() || path.to_str() == Some(":memory:") || path.exists() {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 async fn open_sqlite(url: &str) -> Result<SqlitePool> {
     let path = url
         .strip_prefix("sqlite://")
@@ -197,9 +224,13 @@ async fn open_sqlite(url: &str) -> Result<SqlitePool> {
     }
     if let Some(dir) = Path::new(path).parent()
         && !dir.as_os_str().is_empty()
+        && !dir.exists()
     {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+        private_dir(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
     }
+    // The database holds health data, hashes and the API's signing key: create
+    // it readable by its owner only, whatever the umask of a hand-run process.
+    private_file(Path::new(path)).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)

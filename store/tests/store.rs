@@ -873,3 +873,23 @@ async fn export_pages_walk_everything(backend: Backend) {
     assert!(ids.contains(&p) && ids.contains(&other));
 }
 both_backends!(export_pages, export_pages_walk_everything);
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_is_private_to_its_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let db = data.join("cohealth.db");
+    let store = Store::open(&db.display().to_string(), Limits::default())
+        .await
+        .unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "the data folder");
+    assert_eq!(mode(&db), 0o600, "the database");
+    let wal = data.join("cohealth.db-wal");
+    if wal.exists() {
+        assert_eq!(mode(&wal), 0o600, "the write-ahead log");
+    }
+    store.close().await;
+}
