@@ -129,8 +129,8 @@ impl Profile {
     /// Checks the fields a form may get wrong; the error names the field.
     pub fn validate(&self) -> Result<()> {
         let invalid = |what: &str| Err(StoreError::Invalid(what.to_owned()));
-        if self.display_name.trim().is_empty() || self.display_name.chars().count() > 100 {
-            return invalid("name: 1 to 100 characters");
+        if !plain_name(&self.display_name) {
+            return invalid("name: 1 to 100 characters, no control characters");
         }
         if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
             return invalid("time zone: pick one from the list");
@@ -140,8 +140,10 @@ impl Profile {
         }
         if let Some(d) = &self.date_of_birth {
             match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
-                Ok(date) if chrono::Datelike::year(&date) >= 1900 => {}
-                _ => return invalid("date of birth: YYYY-MM-DD, after 1900"),
+                Ok(date)
+                    if chrono::Datelike::year(&date) >= 1900
+                        && date <= chrono::Utc::now().date_naive() => {}
+                _ => return invalid("date of birth: YYYY-MM-DD, after 1900 and not in the future"),
             }
         }
         if let Some(h) = self.height_cm
@@ -163,10 +165,26 @@ impl Profile {
             .flatten()
             .any(|t| t.chars().count() > 40);
         if long || short {
-            return invalid("a field is too long");
+            return invalid(
+                "lengths: conditions and allergies up to 2000 characters, sex and phone up to 40",
+            );
         }
         Ok(())
     }
+}
+
+/// A name shown to other people: 1 to 100 characters, none of them control
+/// characters or the direction overrides that make "Ann" read as someone else.
+pub fn plain_name(name: &str) -> bool {
+    let name = name.trim();
+    let sneaky = |c: char| {
+        c.is_control()
+            || ('\u{202A}'..='\u{202E}').contains(&c)
+            || ('\u{2066}'..='\u{2069}').contains(&c)
+            || c == '\u{200E}'
+            || c == '\u{200F}'
+    };
+    !name.is_empty() && name.chars().count() <= 100 && !name.chars().any(sneaky)
 }
 
 fn flag(v: i64) -> bool {

@@ -48,7 +48,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use accounts::{BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, NewInvitation, Profile};
+pub use accounts::{
+    BLOOD_TYPES, HouseholdSettings, InvitationRow, Member, NewInvitation, Profile, plain_name,
+};
 pub use bulk::BulkReport;
 pub use deadletters::DeadLetterRow;
 pub use deletion::{DELETED_ACTOR_NAME, DELETION_GRACE_MS, DeletionRequest, DeviceDeletion};

@@ -292,9 +292,10 @@ impl Store {
     /// Finds an account by email (any case) or user name.
     pub async fn user_by_login(&self, login: &str) -> Result<Option<UserRow>> {
         let login = login.trim();
-        let sql = user_select!("WHERE u.email = $1 OR u.username = $2");
+        // Emails and user names are matched without regard to case.
+        let sql = user_select!("WHERE u.email = $1 OR lower(u.username) = $1");
         let row: Option<UserTuple> = on_pool!(self, p => sqlx::query_as(sql)
-            .bind(login.to_lowercase()).bind(login).fetch_optional(p).await?);
+            .bind(login.to_lowercase()).fetch_optional(p).await?);
         Ok(row.map(to_user))
     }
 

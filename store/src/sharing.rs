@@ -339,8 +339,10 @@ impl Store {
             return Err(StoreError::Invalid(format!("time zone `{time_zone}`")));
         }
         let name = name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            return Err(StoreError::Invalid("name: 1 to 100 characters".into()));
+        if !crate::accounts::plain_name(name) {
+            return Err(StoreError::Invalid(
+                "name: 1 to 100 characters, no control characters".into(),
+            ));
         }
         Ok(on_pool!(self, p => sqlx::query_scalar(
             "INSERT INTO person (household_id, display_name, time_zone, created_ms, onboarded_ms, managed_by)
@@ -349,11 +351,35 @@ impl Store {
         .fetch_one(p).await?))
     }
 
-    /// Changes an account's role within its household.
+    /// Changes an account's role within its household. Refuses (false) to take
+    /// away the household's last admin: the check and the change happen under
+    /// the household row's write lock, so two admins demoting each other at
+    /// once cannot leave none.
     pub async fn set_role(&self, user: i64, role: Role) -> Result<bool> {
-        let n = on_pool!(self, p => sqlx::query("UPDATE app_user SET role = $1 WHERE id = $2")
-            .bind(role.as_str()).bind(user).execute(p).await?.rows_affected());
-        Ok(n > 0)
+        let mut tx = self.begin_write().await?;
+        let changed = crate::tx::on_tx!(&mut tx, t => {
+            let household: Option<i64> = sqlx::query_scalar(
+                "SELECT p.household_id FROM app_user u JOIN person p ON p.id = u.person_id WHERE u.id = $1",
+            ).bind(user).fetch_optional(&mut **t).await?;
+            let Some(household) = household else {
+                return Ok(false);
+            };
+            sqlx::query("UPDATE household SET name = name WHERE id = $1")
+                .bind(household).execute(&mut **t).await?;
+            let others: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM app_user u JOIN person p ON p.id = u.person_id
+                 WHERE p.household_id = $1 AND u.role = 'admin' AND u.id <> $2",
+            ).bind(household).bind(user).fetch_one(&mut **t).await?;
+            if role != Role::Admin && others == 0 {
+                false
+            } else {
+                sqlx::query("UPDATE app_user SET role = $1 WHERE id = $2")
+                    .bind(role.as_str()).bind(user).execute(&mut **t).await?;
+                true
+            }
+        });
+        tx.commit().await?;
+        Ok(changed)
     }
 
     /// How many admins a household has (the last one may not step down).

@@ -16,19 +16,34 @@ use crate::harness::{App, http_full};
 const PASSWORD: &str = "violet kettle drums orbit";
 const OTHER_PASSWORD: &str = "amber lantern quietly sails";
 
+/// Fills a field, trying again while a page is still being replaced (an
+/// element found in the old document goes stale under the new one).
 async fn fill(c: &Client, css: &str, text: &str) {
-    let field = c.find(Locator::Css(css)).await.unwrap();
-    field.clear().await.unwrap();
-    field.send_keys(text).await.unwrap();
+    for attempt in 0.. {
+        let done = async {
+            let field = c.find(Locator::Css(css)).await?;
+            field.clear().await?;
+            field.send_keys(text).await
+        }
+        .await;
+        match done {
+            Ok(()) => return,
+            Err(_) if attempt < 50 => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("filling {css}: {e}"),
+        }
+    }
 }
 
+/// Clicks an element, trying again while a page is still being replaced.
 async fn click(c: &Client, css: &str) {
-    c.find(Locator::Css(css))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    for attempt in 0.. {
+        let done = async { c.find(Locator::Css(css)).await?.click().await }.await;
+        match done {
+            Ok(()) => return,
+            Err(_) if attempt < 50 => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(e) => panic!("clicking {css}: {e}"),
+        }
+    }
 }
 
 async fn path_of(c: &Client) -> String {
@@ -125,7 +140,8 @@ async fn a_new_user_registers_enrols_two_factor_and_ends_another_session() {
     c.goto(&format!("{base}/account/2fa")).await.unwrap();
     click(&c, "#start").await;
     let secret = c
-        .find(Locator::Css("#totp-secret"))
+        .wait()
+        .for_element(Locator::Css("#totp-secret"))
         .await
         .unwrap()
         .text()
@@ -140,6 +156,10 @@ async fn a_new_user_registers_enrols_two_factor_and_ends_another_session() {
     let step = totp::step_at(now_s);
     fill(&c, "#confirm-code", &totp::code_for_step(&key, step)).await;
     click(&c, "#confirm").await;
+    c.wait()
+        .for_element(Locator::Css("#recovery-codes code"))
+        .await
+        .expect("the recovery codes page");
     let codes: Vec<String> = {
         let mut out = Vec::new();
         for li in c
@@ -216,12 +236,19 @@ async fn a_new_user_registers_enrols_two_factor_and_ends_another_session() {
         break;
     }
     assert!(ended, "a session other than this one was listed");
-    wait_path(&c, "/account/sessions").await;
-    let rows = c
-        .find_all(Locator::Css("#sessions tbody tr"))
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), 2, "the other device's session is gone");
+    // The form posts and the list comes back without the other device's row.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let rows = c.find_all(Locator::Css("#sessions tbody tr")).await;
+        if rows.is_ok_and(|r| r.len() == 2) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the other device's session is still listed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let (status, head, _) = http_full(app.addr, "GET", "/account", &[("Cookie", &other)], "").await;
     assert_eq!(status, 303, "the other device is signed out: {head}");
     c.close().await.unwrap();
@@ -280,7 +307,8 @@ async fn the_admin_invites_shares_vitals_and_revokes() {
         .unwrap();
     click(&c, "#make-invite").await;
     let link = c
-        .find(Locator::Css("#invite-link"))
+        .wait()
+        .for_element(Locator::Css("#invite-link"))
         .await
         .unwrap()
         .text()
@@ -318,7 +346,10 @@ async fn the_admin_invites_shares_vitals_and_revokes() {
     c.goto(&format!("{base}/sharing")).await.unwrap();
     click(&c, "#share-vitals").await;
     click(&c, "#share").await;
-    wait_path(&c, "/sharing").await;
+    c.wait()
+        .for_element(Locator::Css("button.revoke"))
+        .await
+        .expect("the grant is listed");
     assert!(c.source().await.unwrap().contains("Cora Carer"));
     click(&c, "#sign-out").await;
     wait_path(&c, "/login").await;
@@ -355,7 +386,14 @@ async fn the_admin_invites_shares_vitals_and_revokes() {
             .contains("Cora Carer")
     );
     click(&c, "button.revoke").await;
-    wait_path(&c, "/sharing").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while c.find(Locator::Css("button.revoke")).await.is_ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the grant was not revoked"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     click(&c, "#sign-out").await;
     wait_path(&c, "/login").await;
 

@@ -122,6 +122,7 @@ async fn logs_at_info_hold_no_secrets_or_vitals() {
         ("name", "Script"),
         ("samples_read", "1"),
         ("ingest_write", "1"),
+        ("current", PASSWORD),
     ]);
     let (status, _, page) = call(&app, "POST", "/account/tokens", &session, &body).await;
     assert_eq!(status, 200);

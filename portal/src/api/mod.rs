@@ -90,6 +90,18 @@ impl FromRequestParts<Portal> for ApiUser {
                     tracing::debug!("personal access token refused");
                     PortalError::Unauthorized
                 })?;
+            // A household that requires two-factor sign-in takes no token from
+            // a member who has not enrolled, whatever the token predates.
+            if user.totp_enabled_ms.is_none()
+                && portal
+                    .app
+                    .store
+                    .household_settings(user.household_id)
+                    .await?
+                    .require_2fa
+            {
+                return Err(PortalError::Forbidden);
+            }
             return Ok(ApiUser {
                 user,
                 granted: Granted::from_stored(&row.scopes),

@@ -31,7 +31,27 @@ pub fn check_strength(password: &str, personal: &[&str]) -> Result<(), String> {
     if chars > MAX_LENGTH {
         return Err(format!("Use at most {MAX_LENGTH} characters."));
     }
-    let estimate = zxcvbn::zxcvbn(password, personal);
+    // The person's own words, whole and in parts ("Ada Lovelace",
+    // "ada.lovelace@example.org" → ada, lovelace, example…), in lower case.
+    let mut words: Vec<String> = Vec::new();
+    for text in personal {
+        let lower = text.to_lowercase();
+        words.extend(
+            lower
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.len() >= 3)
+                .map(str::to_owned),
+        );
+        words.push(lower);
+    }
+    if made_of(password, &mut words) {
+        return Err(
+            "This password is made of your own name, user name or email; choose words that are not about you."
+                .to_owned(),
+        );
+    }
+    let inputs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let estimate = zxcvbn::zxcvbn(password, &inputs);
     if estimate.score() >= zxcvbn::Score::Three {
         return Ok(());
     }
@@ -47,6 +67,18 @@ pub fn check_strength(password: &str, personal: &[&str]) -> Result<(), String> {
         }
     }
     Err(message)
+}
+
+/// Whether little is left of `password` once the person's own words and the
+/// separators between them are taken out (zxcvbn rates "Carol carol carol"
+/// strong for its length). Sorts `words` longest first.
+fn made_of(password: &str, words: &mut [String]) -> bool {
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    let mut rest = password.to_lowercase();
+    for word in words.iter() {
+        rest = rest.replace(word.as_str(), "");
+    }
+    rest.chars().filter(|c| c.is_alphanumeric()).count() < 4
 }
 
 /// Hashes `password` into a PHC string with a fresh random salt.
@@ -104,6 +136,9 @@ mod tests {
                 .contains("12 characters")
         );
         assert!(check_strength("password1234", &[]).is_err());
+        // The person's own name, repeated, is no password either.
+        assert!(check_strength("Carol carol carol", &["Carol"]).is_err());
+        assert!(check_strength("Dorothy Smith dsmith42", &["Dorothy Smith", "dsmith42"]).is_err());
         // The person's own email is no password, however long it is.
         let email = "annabelsmith@example.org";
         assert!(check_strength(email, &[email]).is_err());

@@ -194,7 +194,7 @@ pub(crate) async fn save_profile(
     match store.update_profile(person, &profile).await {
         Ok(()) => {}
         Err(StoreError::Invalid(what)) => {
-            let message = format!("Please check the {what}.");
+            let message = format!("Please check: {what}.");
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             return render(&portal, &session, template, status, Some(message), None).await;
         }
@@ -321,7 +321,8 @@ pub(crate) async fn reauthenticate(
     password: &str,
 ) -> Result<bool, PortalError> {
     let now = portal.clock.now_ms();
-    let key = session.user.id.to_string();
+    // The same counter as signing in to this account.
+    let key = format!("user:{}", session.user.id);
     if let Err(locked) = portal.limits.check(
         crate::auth::limits::Action::SignIn,
         Some(&key),

@@ -288,27 +288,19 @@ pub(crate) async fn set_role(
     let household = session.user.household_id;
     let role =
         parse_role(&form.role).ok_or_else(|| PortalError::BadRequest("unknown role".to_owned()))?;
-    let target = store
+    if !store
         .members(household)
         .await?
-        .into_iter()
-        .find(|m| m.user_id == Some(form.user))
-        .ok_or(PortalError::NotFound)?;
-    if target.role == Some(Role::Admin)
-        && role != Role::Admin
-        && store.admin_count(household).await? <= 1
+        .iter()
+        .any(|m| m.user_id == Some(form.user))
     {
-        let error = Some("The household needs an admin: make someone else admin first.".to_owned());
-        return render(
-            &portal,
-            &session,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            error,
-            None,
-        )
-        .await;
+        return Err(PortalError::NotFound);
     }
-    store.set_role(form.user, role).await?;
+    if !store.set_role(form.user, role).await? {
+        let error = Some("The household needs an admin: make someone else admin first.".to_owned());
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return render(&portal, &session, status, error, None).await;
+    }
     store.delete_sessions_of(form.user, None).await?;
     portal.sessions.forget_user(form.user);
     tracing::info!(
@@ -424,7 +416,7 @@ pub(crate) async fn add_person(
             Ok(Redirect::to("/admin/household").into_response())
         }
         Err(cohealth_store::StoreError::Invalid(why)) => {
-            let error = Some(format!("Please check the {why}."));
+            let error = Some(format!("Please check: {why}."));
             render(
                 &portal,
                 &session,
@@ -457,6 +449,9 @@ pub(crate) async fn claim_for(
     }
     let device = cohealth_ingest::DeviceId::parse(form.device.trim())
         .ok_or_else(|| PortalError::BadRequest("unknown device id".to_owned()))?;
+    if !super::devices::claimable(&portal, &device).await? {
+        return Err(PortalError::NotFound);
+    }
     let now = portal.clock.now_ms();
     match store.claim_device(device.as_str(), form.person, now).await {
         Ok(outcome) => {

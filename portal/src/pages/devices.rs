@@ -77,6 +77,9 @@ pub(crate) async fn claim(
 ) -> Result<Response, PortalError> {
     session.check_csrf(&form.csrf)?;
     let device = parse_device(&form.device)?;
+    if !claimable(&portal, &device).await? {
+        return Err(PortalError::NotFound);
+    }
     let person = session.user.person_id;
     let outcome = portal
         .app
@@ -117,4 +120,21 @@ pub(crate) async fn unclaim(
 fn parse_device(raw: &str) -> Result<DeviceId, PortalError> {
     DeviceId::parse(raw)
         .ok_or_else(|| PortalError::BadRequest(format!("`{raw}` is not a device id")))
+}
+
+/// Devices the portal lets a member claim: ones the hub has heard and nobody
+/// holds. Claiming an id never heard would reserve it (and, for a strap, make
+/// the hub connect to it for the claimer); the devices named after a token
+/// (`hae:token-…`) belong to the token's owner from its first post.
+pub(crate) async fn claimable(portal: &Portal, device: &DeviceId) -> Result<bool, PortalError> {
+    if device.as_str().starts_with("hae:token-") {
+        return Ok(false);
+    }
+    Ok(portal
+        .app
+        .store
+        .list_devices()
+        .await?
+        .iter()
+        .any(|d| d.id == device.as_str() && d.person_id.is_none()))
 }

@@ -129,7 +129,14 @@ pub(crate) async fn limited_check_password(
 ) -> Result<Option<UserRow>, PortalError> {
     let now = portal.clock.now_ms();
     let limits = &portal.limits;
-    if let Err(locked) = limits.check(Action::SignIn, Some(login), client.0, now) {
+    // Count per account, not per spelling: the user name and the email of one
+    // account share one counter. Unknown logins count under what was typed.
+    let key = match portal.app.store.user_by_login(login).await? {
+        Some(user) => format!("user:{}", user.id),
+        None => login.trim().to_lowercase(),
+    };
+    let login_key = key.as_str();
+    if let Err(locked) = limits.check(Action::SignIn, Some(login_key), client.0, now) {
         tracing::warn!(retry_after_s = locked.retry_after_s, "sign-in locked");
         return Err(PortalError::TooManyAttempts {
             retry_after_s: locked.retry_after_s,
@@ -137,10 +144,10 @@ pub(crate) async fn limited_check_password(
     }
     let user = check_password(portal, login, password).await?;
     match &user {
-        Some(_) => limits.succeeded(Action::SignIn, login),
+        Some(_) => limits.succeeded(Action::SignIn, login_key),
         None => {
             tracing::info!("sign-in refused");
-            limits.failed(Action::SignIn, Some(login), client.0, now);
+            limits.failed(Action::SignIn, Some(login_key), client.0, now);
         }
     }
     Ok(user)

@@ -280,6 +280,13 @@ pub(crate) async fn reset_submit(
         return dead_link();
     };
     portal.sessions.forget_user(user_id);
+    // A reset is how an account is taken back: tokens made by whoever had it end too.
+    let revoked = store.revoke_personal_tokens_of(user_id, now).await?;
+    tracing::info!(
+        user.id = user_id,
+        tokens.revoked = revoked,
+        "access tokens revoked by the reset"
+    );
     limits.succeeded(Action::Reset, &user.email);
     if let Some(name) = &user.username {
         limits.succeeded(Action::Reset, name);

@@ -190,9 +190,8 @@ pub(crate) async fn submit(
 
 /// Field checks before the password's: names, user name and email shape.
 fn validate(form: &RegisterForm) -> Result<(), String> {
-    let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err("Enter your name (up to 100 characters).".to_owned());
+    if !cohealth_store::plain_name(&form.name) {
+        return Err("Enter your name: up to 100 characters, no control characters.".to_owned());
     }
     let username = form.username.trim();
     let username_ok = (3..=32).contains(&username.len())

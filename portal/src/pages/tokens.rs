@@ -29,6 +29,9 @@ pub(crate) struct NewTokenForm {
     /// Days until expiry; empty for none.
     #[serde(default)]
     days: String,
+    /// The current password: a token outlives the session that made it.
+    #[serde(default)]
+    current: String,
 }
 
 /// The revoke form.
@@ -62,13 +65,25 @@ pub(crate) async fn page(
 pub(crate) async fn create(
     State(portal): State<Portal>,
     session: Session,
+    client: crate::auth::ClientAddr,
     Form(form): Form<NewTokenForm>,
 ) -> Result<Response, PortalError> {
     session.check_csrf(&form.csrf)?;
+    if !super::account::reauthenticate(&portal, &session, client, &form.current).await? {
+        let error = Some("The current password is not right.".to_owned());
+        return render(
+            &portal,
+            &session,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            error,
+            None,
+        )
+        .await;
+    }
     let bad = |m: &str| Some(m.to_owned());
     let status = StatusCode::UNPROCESSABLE_ENTITY;
     let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 60 {
+    if !cohealth_store::plain_name(name) || name.chars().count() > 60 {
         let error = bad("Give the token a name (up to 60 characters) so you know what uses it.");
         return render(&portal, &session, status, error, None).await;
     }

@@ -476,7 +476,10 @@ async fn make_token(portal: &TestPortal, session: &str, scopes: &str, days: &str
         .post_form(
             "/account/tokens",
             Some(session),
-            &format!("csrf={csrf}&name=Script&{scopes}&days={days}"),
+            &format!(
+                "csrf={csrf}&name=Script&{scopes}&days={days}&current={}",
+                enc(PASSWORD)
+            ),
         )
         .await;
     assert_eq!(made.status(), StatusCode::OK);
