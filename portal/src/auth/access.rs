@@ -22,7 +22,7 @@ use crate::{Portal, PortalError};
 
 /// What is to be done with the data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[allow(dead_code)] // Write, Export and Delete: the export and deletion pages (#8)
+#[allow(dead_code)] // Write: records and appointments, when those pages land
 pub(crate) enum Access {
     /// See it (pages, API reads).
     Read,

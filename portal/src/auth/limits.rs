@@ -18,7 +18,6 @@ use std::sync::Mutex;
 
 /// What is being attempted; each has its own counters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[allow(dead_code)] // the pages using every variant land with issue #7
 pub(crate) enum Action {
     /// Password sign-in (pages and the API's token exchange).
     SignIn,

@@ -60,7 +60,6 @@ impl SessionCache {
 
     /// Forgets every session of an account (signed out everywhere, password
     /// changed, role changed), so none outlives the change here.
-    #[allow(dead_code)] // used by the account pages of issue #7
     pub fn forget_user(&self, user_id: i64) {
         if let Ok(mut entries) = self.entries.lock() {
             entries.retain(|_, (_, record)| record.user.id != user_id);
