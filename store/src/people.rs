@@ -81,6 +81,9 @@ pub struct UserRow {
     pub onboarded_ms: Option<i64>,
     /// `metric` or `imperial`: how the portal shows values.
     pub units: String,
+    /// When the password was last set, if known: API tokens issued before it
+    /// no longer count.
+    pub password_changed_ms: Option<i64>,
 }
 
 /// What `user add` needs.
@@ -112,6 +115,7 @@ type UserTuple = (
     Option<i64>,
     Option<i64>,
     String,
+    Option<i64>,
 );
 
 macro_rules! user_select {
@@ -119,7 +123,8 @@ macro_rules! user_select {
         concat!(
             "SELECT u.id, u.person_id, u.email, u.username, u.password_hash, u.role,
                     p.time_zone, p.display_name, p.household_id,
-                    u.email_verified_ms, u.totp_enabled_ms, p.onboarded_ms, p.units
+                    u.email_verified_ms, u.totp_enabled_ms, p.onboarded_ms, p.units,
+                    u.password_changed_ms
              FROM app_user u JOIN person p ON p.id = u.person_id ",
             $where
         )
@@ -141,6 +146,7 @@ fn to_user(t: UserTuple) -> UserRow {
         totp_enabled_ms: t.10,
         onboarded_ms: t.11,
         units: t.12,
+        password_changed_ms: t.13,
     }
 }
 

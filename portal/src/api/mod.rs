@@ -122,6 +122,14 @@ impl FromRequestParts<Portal> for ApiUser {
         if user.person_id != claims.person {
             return Err(PortalError::Unauthorized);
         }
+        // A new password voids the tokens issued before it (`iat` is whole
+        // seconds: a token from the same second as the change still counts).
+        if user
+            .password_changed_ms
+            .is_some_and(|changed| (claims.iat + 1) * 1000 <= changed)
+        {
+            return Err(PortalError::Unauthorized);
+        }
         Ok(ApiUser {
             user,
             granted: Granted::All,

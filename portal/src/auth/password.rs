@@ -81,13 +81,20 @@ fn made_of(password: &str, words: &mut [String]) -> bool {
     rest.chars().filter(|c| c.is_alphanumeric()).count() < 4
 }
 
+/// The password as it is hashed: Unicode NFC, so "é" typed as one character
+/// on one keyboard and as "e" plus an accent on another is the same password.
+fn normalised(password: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    password.nfc().collect()
+}
+
 /// Hashes `password` into a PHC string with a fresh random salt.
 pub fn hash_password(password: &str) -> Result<String, PasswordError> {
     let mut salt = [0u8; 16];
     getrandom::fill(&mut salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
     Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
+        .hash_password(normalised(password).as_bytes(), &salt)
         .map(|h| h.to_string())
         .map_err(|e| PasswordError::Hash(e.to_string()))
 }
@@ -96,7 +103,7 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
 pub fn verify_password(password: &str, stored: &str) -> Result<bool, PasswordError> {
     let parsed = PasswordHash::new(stored).map_err(|e| PasswordError::Hash(e.to_string()))?;
     Ok(Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
+        .verify_password(normalised(password).as_bytes(), &parsed)
         .is_ok())
 }
 
@@ -126,6 +133,14 @@ mod tests {
         assert!(!needs_rehash(&h));
         let weak = "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHRzYWx0$Zm9vYmFyYmF6cXV4cXV1eA";
         assert!(needs_rehash(weak));
+    }
+
+    #[test]
+    fn composed_and_decomposed_accents_are_one_password() {
+        let composed = "caf\u{e9} violet kettle drums";
+        let decomposed = "cafe\u{301} violet kettle drums";
+        let h = hash_password(composed).unwrap();
+        assert!(verify_password(decomposed, &h).unwrap());
     }
 
     #[test]

@@ -583,3 +583,50 @@ async fn imperial_units_show_pounds() {
     // The latest seeded weight is 72.0 kg: 158.7 lb.
     assert!(page.contains("158.7"), "72.0 kg shown as 158.7 lb");
 }
+
+#[tokio::test]
+async fn a_new_password_voids_earlier_api_tokens() {
+    let (portal, clock) = TestPortal::with_clock().await;
+    let body = serde_json::json!({ "login": "ada", "password": PASSWORD }).to_string();
+    let r = portal
+        .send(
+            Request::post("/api/v1/token")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&text(r).await).unwrap();
+    let jwt = json["access_token"].as_str().unwrap().to_owned();
+    let call = |t: String| {
+        Request::get("/api/v1/devices")
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    assert_eq!(
+        portal.send(call(jwt.clone())).await.status(),
+        StatusCode::OK
+    );
+    clock.fetch_add(5_000, Ordering::Relaxed);
+    let session = session_of(&portal, "ada", PASSWORD).await;
+    let (csrf, _) = page_csrf(&portal, "/account", &session).await;
+    let done = portal
+        .post_form(
+            "/account/password",
+            Some(&session),
+            &format!(
+                "csrf={csrf}&current={}&password={}&confirm={}",
+                enc(PASSWORD),
+                enc(STRONG),
+                enc(STRONG)
+            ),
+        )
+        .await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        portal.send(call(jwt)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

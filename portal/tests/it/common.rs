@@ -90,6 +90,7 @@ impl TestPortal {
                 totp_enabled_ms: None,
                 onboarded_ms: None,
                 units: "metric".into(),
+                password_changed_ms: None,
             }
         };
         let (live, _) = tokio::sync::broadcast::channel(64);
