@@ -83,6 +83,19 @@ pub(crate) async fn download(
     subject: i64,
     options: &ExportOptions,
 ) -> Result<Response, PortalError> {
+    // An export holds every category: the caller must be allowed to export
+    // each (their own data, or a child's as the child's guardian).
+    for category in cohealth_store::Category::ALL {
+        crate::auth::access::authorize(
+            portal,
+            &actor.user,
+            subject,
+            category,
+            crate::auth::access::Access::Export,
+            "export",
+        )
+        .await?;
+    }
     // Deflate and file writes are blocking work: the whole export runs on a
     // blocking thread, driving the store's queries from there.
     let store = portal.app.store.clone();
