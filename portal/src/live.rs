@@ -67,7 +67,10 @@ pub(crate) async fn stream(
                         if still_signed_in(&portal, &id_hash).await {
                             continue;
                         }
-                        tracing::debug!(person.id = person, "live stream closed: the session ended");
+                        tracing::debug!(
+                            person.id = person,
+                            "live stream closed: the session ended"
+                        );
                         return None;
                     }
                     next = rx.recv() => next,

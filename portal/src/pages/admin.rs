@@ -6,7 +6,7 @@ use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use cohealth_store::Role;
+use cohealth_store::{Member, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::session::{Session, over_tls};
@@ -264,6 +264,35 @@ pub(crate) async fn withdraw(
     Ok(Redirect::to("/admin/household").into_response())
 }
 
+/// The household member with account `user`; 404 for anyone else, so ids of
+/// other households cannot be probed.
+async fn member_account(portal: &Portal, household: i64, user: i64) -> Result<Member, PortalError> {
+    portal
+        .app
+        .store
+        .members(household)
+        .await?
+        .into_iter()
+        .find(|m| m.user_id == Some(user))
+        .ok_or(PortalError::NotFound)
+}
+
+/// The household member who is person `person` (with or without an account).
+async fn member_person(
+    portal: &Portal,
+    household: i64,
+    person: i64,
+) -> Result<Member, PortalError> {
+    portal
+        .app
+        .store
+        .members(household)
+        .await?
+        .into_iter()
+        .find(|m| m.person_id == person)
+        .ok_or(PortalError::NotFound)
+}
+
 fn parse_role(name: &str) -> Option<Role> {
     match name {
         "adult" => Some(Role::Adult),
@@ -288,14 +317,7 @@ pub(crate) async fn set_role(
     let household = session.user.household_id;
     let role =
         parse_role(&form.role).ok_or_else(|| PortalError::BadRequest("unknown role".to_owned()))?;
-    if !store
-        .members(household)
-        .await?
-        .iter()
-        .any(|m| m.user_id == Some(form.user))
-    {
-        return Err(PortalError::NotFound);
-    }
+    member_account(&portal, household, form.user).await?;
     if !store.set_role(form.user, role).await? {
         let error = Some("The household needs an admin: make someone else admin first.".to_owned());
         let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -335,12 +357,7 @@ pub(crate) async fn remove(
         )
         .await;
     }
-    let member = store
-        .members(session.user.household_id)
-        .await?
-        .into_iter()
-        .find(|m| m.user_id == Some(form.user))
-        .ok_or(PortalError::NotFound)?;
+    let member = member_account(&portal, session.user.household_id, form.user).await?;
     let now = portal.clock.now_ms();
     store
         .request_deletion(member.person_id, Some(session.user.id), now)
@@ -365,12 +382,7 @@ pub(crate) async fn keep(
     require_admin(&session)?;
     session.check_csrf(&form.csrf)?;
     let store = &portal.app.store;
-    let member = store
-        .members(session.user.household_id)
-        .await?
-        .into_iter()
-        .find(|m| m.user_id == Some(form.user))
-        .ok_or(PortalError::NotFound)?;
+    let member = member_account(&portal, session.user.household_id, form.user).await?;
     store.cancel_deletion(member.person_id).await?;
     tracing::info!(
         user.id = session.user.id,
@@ -439,14 +451,7 @@ pub(crate) async fn claim_for(
     require_admin(&session)?;
     session.check_csrf(&form.csrf)?;
     let store = &portal.app.store;
-    if !store
-        .members(session.user.household_id)
-        .await?
-        .iter()
-        .any(|m| m.person_id == form.person)
-    {
-        return Err(PortalError::NotFound);
-    }
+    member_person(&portal, session.user.household_id, form.person).await?;
     let device = cohealth_ingest::DeviceId::parse(form.device.trim())
         .ok_or_else(|| PortalError::BadRequest("unknown device id".to_owned()))?;
     if !super::devices::claimable(&portal, &device).await? {
@@ -455,7 +460,13 @@ pub(crate) async fn claim_for(
     let now = portal.clock.now_ms();
     match store.claim_device(device.as_str(), form.person, now).await {
         Ok(outcome) => {
-            tracing::info!(user.id = session.user.id, device.id = %device, person.id = form.person, moved = outcome.moved, "device claimed for a member");
+            tracing::info!(
+                user.id = session.user.id,
+                device.id = %device,
+                person.id = form.person,
+                moved = outcome.moved,
+                "device claimed for a member"
+            );
             Ok(Redirect::to("/admin/household").into_response())
         }
         Err(cohealth_store::StoreError::Conflict(_)) => {

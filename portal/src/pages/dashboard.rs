@@ -146,6 +146,7 @@ pub(crate) async fn page(
         }
     };
     let ranges: Vec<_> = Range::ALL.iter().map(|r| r.as_str()).collect();
+    let viewable_now = viewable(&portal, user).await?;
     let context = minijinja::context! {
         title => "Dashboard",
         tiles => parts.tiles,
@@ -155,7 +156,7 @@ pub(crate) async fn page(
         time_zone => tz.name(),
         whose => whose,
         subject => view.person,
-        viewable => minijinja::Value::from(minijinja::value::Serde(&viewable(&portal, user).await?)),
+        viewable => minijinja::Value::from(minijinja::value::Serde(&viewable_now)),
         ..super::chrome(&session, "dashboard")
     };
     let page = Bytes::from(crate::templates::render("dashboard.html", context)?);

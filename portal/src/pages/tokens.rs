@@ -127,7 +127,12 @@ pub(crate) async fn create(
             expires,
         )
         .await?;
-    tracing::info!(user.id = session.user.id, token.id = id, scopes = %scope_text, "personal access token created");
+    tracing::info!(
+        user.id = session.user.id,
+        token.id = id,
+        scopes = %scope_text,
+        "personal access token created"
+    );
     render(&portal, &session, StatusCode::OK, None, Some(token)).await
 }
 
